@@ -1,0 +1,1 @@
+"""Renderers: turn typed results into terminal, JSON, HTML and Markdown output."""

@@ -1,0 +1,221 @@
+"""The embedded DuckDB store: opening, migrating, atomic per-file writes and the audit trail."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+import duckdb
+import msgspec
+import platformdirs
+
+from afteraction.errors import StoreError
+from afteraction.model import Alert, Incident
+from afteraction.store.merge import MergeCounts, merge_batch
+from afteraction.store.rows import Batch
+from afteraction.store.schema import AUDIT_TABLES, DATA_TABLES, migrate
+
+BATCH_RECORDS = 20_000
+SNIPPET_CHARS = 500
+
+
+def default_db_path() -> Path:
+    """``$AFTERACTION_DB``, else ``afteraction.duckdb`` in the user data directory."""
+    env = os.environ.get("AFTERACTION_DB")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("afteraction")) / "afteraction.duckdb"
+
+
+class RejectionLike(msgspec.Struct, frozen=True, kw_only=True):
+    """What the store needs of a rejected record (readers' Rejection satisfies it)."""
+
+    reason: str
+    file: str | None = None
+    record: int | None = None
+    line: int | None = None
+    pointer: str | None = None
+    snippet: str | None = None
+
+
+@dataclass
+class FileResult:
+    """The outcome of ingesting one file."""
+
+    path: str
+    format: str
+    file_id: int
+    records_in: int = 0
+    counts: MergeCounts = field(default_factory=MergeCounts)
+    rejected: int = 0
+    status: str = "ok"
+    error: str | None = None
+
+
+class Store:
+    """An afteraction DuckDB database. Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+        self.path = Path(path).expanduser() if path is not None else default_db_path()
+        self.read_only = read_only
+        try:
+            if not read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            elif not self.path.exists():
+                raise StoreError(f"no store at {self.path}; run 'afteraction ingest' first")
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+            self.con.execute("SET TimeZone = 'UTC'")
+            if not read_only:
+                migrate(self.con)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    # -- audit trail -------------------------------------------------------------------------------
+
+    def start_run(self, *, attack_version: str, attack_source: str, strict: bool, files: int) -> int:
+        from afteraction import __version__
+
+        row = self.con.execute("SELECT nextval('ingest_run_ids')").fetchone()
+        run_id = int(row[0]) if row else 0
+        self.con.execute(
+            "INSERT INTO ingest_runs VALUES (?, ?, NULL, ?, ?, ?, ?, ?, 'running')",
+            [run_id, _now(), __version__, attack_version, attack_source, strict, files],
+        )
+        return run_id
+
+    def finish_run(self, run_id: int, status: str) -> None:
+        self.con.execute(
+            "UPDATE ingest_runs SET finished = ?, status = ? WHERE run_id = ?", [_now(), status, run_id]
+        )
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def ingest_file(
+        self,
+        run_id: int,
+        path: str,
+        fmt: str,
+        items: Iterable[Incident | Alert | object],
+        *,
+        size_bytes: int | None = None,
+        on_records: Callable[[int], None] | None = None,
+    ) -> FileResult:
+        """Store every record of one file atomically: all of it, or (on any error) none of it.
+
+        ``items`` yields incidents, alerts and rejections. A failure while reading rolls the file
+        back, records it as failed and re-raises.
+        """
+        row = self.con.execute("SELECT nextval('ingest_file_ids')").fetchone()
+        result = FileResult(path=path, format=fmt, file_id=int(row[0]) if row else 0)
+        started = _now()
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            batch = Batch()
+            rejections: list[tuple[object, ...]] = []
+            for item in items:
+                if isinstance(item, Incident):
+                    batch.add_incident(item)
+                    result.records_in += 1
+                elif isinstance(item, Alert):
+                    batch.add_alert(item)
+                    result.records_in += 1
+                else:
+                    result.records_in += 1
+                    rejections.append(self._rejection_row(item, result, run_id, path))
+                if len(batch) >= BATCH_RECORDS:
+                    result.counts.add(merge_batch(self.con, batch.tables(), result.file_id))
+                    if on_records:
+                        on_records(result.records_in)
+                    batch = Batch()
+            if len(batch):
+                result.counts.add(merge_batch(self.con, batch.tables(), result.file_id))
+            if rejections:
+                self.con.executemany(
+                    "INSERT INTO rejected_records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rejections
+                )
+            result.rejected = len(rejections)
+            self._record_file(result, run_id, size_bytes, started)
+            self.con.execute("COMMIT")
+        except BaseException as exc:
+            self.con.execute("ROLLBACK")
+            result.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            result.error = str(exc) or type(exc).__name__
+            result.counts = MergeCounts()
+            self._record_file(result, run_id, size_bytes, started)
+            raise
+        if on_records:
+            on_records(result.records_in)
+        return result
+
+    def record_failed_file(self, run_id: int, path: str, fmt: str, error: str) -> FileResult:
+        """Record a file that could not be read at all (e.g. an unknown format)."""
+        row = self.con.execute("SELECT nextval('ingest_file_ids')").fetchone()
+        result = FileResult(path=path, format=fmt, file_id=int(row[0]) if row else 0,
+                            status="failed", error=error)
+        self._record_file(result, run_id, None, _now())
+        return result
+
+    def _rejection_row(self, item: object, result: FileResult, run_id: int, path: str) -> tuple[object, ...]:
+        location = getattr(item, "location", item)
+        snippet = getattr(item, "snippet", None)
+        if isinstance(snippet, str) and len(snippet) > SNIPPET_CHARS:
+            snippet = snippet[:SNIPPET_CHARS] + "…"
+        return (
+            result.file_id, run_id, getattr(location, "file", None) or path,
+            getattr(location, "record", None), getattr(location, "line", None),
+            getattr(location, "pointer", None), str(getattr(item, "reason", item)), snippet,
+        )
+
+    def _record_file(self, r: FileResult, run_id: int, size: int | None, started: datetime) -> None:
+        c = r.counts
+        self.con.execute(
+            "INSERT INTO ingest_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [r.file_id, run_id, r.path, r.format, size, started, _now(), r.records_in,
+             c.incidents["new"], c.incidents["updated"], c.incidents["unchanged"], c.incidents["older"],
+             c.alerts["new"], c.alerts["updated"], c.alerts["unchanged"], c.alerts["older"],
+             c.evidence, r.rejected, r.status, r.error],
+        )
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def table_counts(self) -> dict[str, int]:
+        """Row counts of every table."""
+        counts = {}
+        for table in (*DATA_TABLES, *AUDIT_TABLES):
+            row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 - fixed names
+            counts[table] = int(row[0]) if row else 0
+        return counts
+
+    def export_parquet(self, directory: str | Path) -> list[Path]:
+        """Write every table as ``<table>.parquet`` into ``directory`` (for a scale-out engine)."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for table in (*DATA_TABLES, *AUDIT_TABLES):
+            target = out / f"{table}.parquet"
+            self.con.execute(f"COPY {table} TO '{_sql_str(target)}' (FORMAT parquet)")
+            written.append(target)
+        return written
+
+
+def _sql_str(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

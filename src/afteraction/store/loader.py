@@ -1,0 +1,185 @@
+"""Ingest files into the store: expand paths, sniff formats, resolve techniques, write atomically."""
+
+from __future__ import annotations
+
+import glob
+import os
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from afteraction.errors import InputError, UsageError
+from afteraction.ingest import READERS, read_path, sniff
+from afteraction.model import Alert, Incident, TechniqueRef, TechniqueStatus
+from afteraction.store.db import FileResult, Store
+from afteraction.store.merge import MergeCounts
+
+if TYPE_CHECKING:
+    from afteraction.attack import KnowledgeBase
+
+INPUT_SUFFIXES = (".json", ".jsonl", ".ndjson", ".gz")
+
+
+@dataclass
+class IngestSummary:
+    """Everything an ``ingest`` run did, for the CLI summary and ``--format json``."""
+
+    run_id: int
+    db_path: str
+    attack_version: str
+    files: list[FileResult] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    counts: MergeCounts = field(default_factory=MergeCounts)
+    redirected_techniques: dict[str, str] = field(default_factory=dict)
+    unknown_techniques: set[str] = field(default_factory=set)
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+    @property
+    def failed_files(self) -> list[FileResult]:
+        return [f for f in self.files if f.status != "ok"]
+
+
+def expand_paths(args: Iterable[str]) -> tuple[list[Path], list[str]]:
+    """Files to ingest from files, directories (recursive) and glob patterns, plus skipped names.
+
+    Inside directories only ``*.json``, ``*.jsonl``, ``*.ndjson`` and ``*.gz`` files are taken; other
+    files are listed as skipped. Named files are always tried.
+    """
+    files: list[Path] = []
+    skipped: list[str] = []
+    for arg in args:
+        matches = sorted(glob.glob(arg, recursive=True)) if glob.has_magic(arg) else [arg]
+        if not matches:
+            raise UsageError(f"no files match {arg!r}")
+        for match in matches:
+            path = Path(match)
+            if path.is_dir():
+                for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                    if any(part.startswith(".") for part in child.relative_to(path).parts):
+                        continue
+                    if child.name.lower().endswith(INPUT_SUFFIXES):
+                        files.append(child)
+                    else:
+                        skipped.append(str(child))
+            elif path.is_file():
+                files.append(path)
+            else:
+                raise UsageError(f"no such file or directory: {match}")
+    unique = list(dict.fromkeys(files))
+    return unique, skipped
+
+
+class TechniqueResolver:
+    """Resolves raw ``mitreTechniques`` against the knowledge base, remembering what it redirected."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self._cache: dict[str, TechniqueRef] = {}
+        self.redirected: dict[str, str] = {}
+        self.unknown: set[str] = set()
+
+    def ref(self, ref: TechniqueRef) -> TechniqueRef:
+        hit = self._cache.get(ref.raw)
+        if hit is None:
+            res = self.kb.resolve(ref.raw)
+            hit = TechniqueRef(raw=ref.raw, id=res.id, status=TechniqueStatus(res.status))
+            self._cache[ref.raw] = hit
+        if hit.status == TechniqueStatus.REVOKED:
+            self.redirected[ref.raw] = hit.id
+        elif hit.status in (TechniqueStatus.UNKNOWN, TechniqueStatus.INVALID):
+            self.unknown.add(hit.raw)
+        return hit
+
+    def alert(self, alert: Alert) -> Alert:
+        if not alert.techniques:
+            return alert
+        return msgspec.structs.replace(alert, techniques=tuple(self.ref(t) for t in alert.techniques))
+
+    def items(self, items: Iterable[object]) -> Iterator[object]:
+        for item in items:
+            if isinstance(item, Incident):
+                if any(a.techniques for a in item.alerts):
+                    item = msgspec.structs.replace(item, alerts=tuple(self.alert(a) for a in item.alerts))
+            elif isinstance(item, Alert):
+                item = self.alert(item)
+            yield item
+
+
+def ingest_paths(
+    store: Store,
+    paths: Iterable[str],
+    kb: KnowledgeBase,
+    *,
+    fmt: str | None = None,
+    strict: bool = False,
+    on_file: Callable[[Path, int], None] | None = None,
+    on_records: Callable[[int], None] | None = None,
+) -> IngestSummary:
+    """Ingest every file named by ``paths``; each file is stored atomically.
+
+    A file that cannot be read at all is recorded as failed and the run goes on. ``on_file`` is
+    called with each file and its size before it is read; ``on_records`` with the running record
+    count of the current file.
+    """
+    if fmt is not None and fmt not in READERS:
+        raise UsageError(f"unknown format {fmt!r}; known formats: {', '.join(sorted(READERS))}")
+    files, skipped = expand_paths(paths)
+    run_id = store.start_run(
+        attack_version=kb.version, attack_source=kb.source, strict=strict, files=len(files)
+    )
+    summary = IngestSummary(run_id=run_id, db_path=str(store.path), attack_version=kb.version,
+                            skipped=skipped)
+    resolver = TechniqueResolver(kb)
+    status = "interrupted"
+    try:
+        for path in files:
+            size = path.stat().st_size
+            if on_file:
+                on_file(path, size)
+            try:
+                file_fmt = fmt or sniff(path)
+                items = resolver.items(read_path(path, file_fmt))
+                result = store.ingest_file(run_id, str(path), file_fmt, items, size_bytes=size,
+                                           on_records=on_records)
+            except InputError as exc:
+                _failed(store, summary, run_id, path, fmt, exc.reason)
+                continue
+            except (OSError, EOFError, zlib.error) as exc:
+                _failed(store, summary, run_id, path, fmt, f"cannot read: {exc}")
+                continue
+            summary.files.append(result)
+            summary.counts.add(result.counts)
+        status = "ok"
+    finally:
+        summary.redirected_techniques = dict(sorted(resolver.redirected.items()))
+        summary.unknown_techniques = resolver.unknown
+        store.finish_run(run_id, status)
+    return summary
+
+
+def _failed(
+    store: Store, summary: IngestSummary, run_id: int, path: Path, fmt: str | None, reason: str
+) -> FileResult:
+    # ingest_file has already recorded files that failed mid-read; only record the others here.
+    existing = [f for f in store.con.execute(
+        "SELECT file_id FROM ingest_files WHERE run_id = ? AND path = ? AND status <> 'ok'",
+        [run_id, str(path)]).fetchall()]
+    if existing:
+        result = FileResult(path=str(path), format=fmt or "?", file_id=int(existing[-1][0]),
+                            status="failed", error=reason)
+    else:
+        result = store.record_failed_file(run_id, str(path), fmt or "?", reason)
+    summary.files.append(result)
+    return result
+
+
+def size_of(paths: Iterable[Path]) -> int:
+    """Total size in bytes of existing files."""
+    return sum(os.path.getsize(p) for p in paths)

@@ -1,0 +1,126 @@
+"""The store's tables and their migrations.
+
+Times are ``TIMESTAMPTZ`` read back in UTC. Lists are DuckDB ``VARCHAR[]``. Every data table is keyed
+by ``source`` plus the record's own id so that several products can share one store.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+SCHEMA_VERSION = 1
+
+_EVIDENCE_TEXT_COLUMNS = (
+    "key", "name", "verdict", "remediation_status", "remediation_details",
+    "device_id", "aad_device_id", "host_name", "device_dns_name", "os_platform", "risk_score",
+    "health_status", "rbac_group", "account_name", "domain_name", "user_sid", "aad_user_id",
+    "user_principal_name", "display_name", "mailbox_address", "file_name", "file_path", "sha1", "sha256",
+    "md5", "command_line", "ip_address", "country", "url", "domain", "network_message_id",
+    "internet_message_id", "subject", "sender", "sender_ip", "recipient", "delivery_action",
+    "registry_key", "registry_value_name", "registry_value", "app_id", "session_id", "configuration_type",
+    "extra", "unmapped",
+)  # fmt: skip
+
+EVIDENCE_COLUMNS: tuple[str, ...] = (
+    "source", "alert_id", "seq", "type", "created", *_EVIDENCE_TEXT_COLUMNS,
+    "roles", "detailed_roles", "tags", "process_id", "parent_process_id",
+)  # fmt: skip
+
+_INCIDENT_DDL = """
+CREATE TABLE IF NOT EXISTS incidents (
+    source VARCHAR NOT NULL, id VARCHAR NOT NULL, tenant_id VARCHAR, title VARCHAR, description VARCHAR,
+    summary VARCHAR, severity VARCHAR, status VARCHAR, classification VARCHAR, determination VARCHAR,
+    assigned_to VARCHAR, last_modified_by VARCHAR, resolving_comment VARCHAR, redirect_incident_id VARCHAR,
+    web_url VARCHAR, priority_score INTEGER, created TIMESTAMPTZ, last_updated TIMESTAMPTZ,
+    first_activity TIMESTAMPTZ, last_activity TIMESTAMPTZ, resolved TIMESTAMPTZ,
+    custom_tags VARCHAR[], system_tags VARCHAR[], unmapped VARCHAR,
+    is_stub BOOLEAN NOT NULL DEFAULT false, content_hash VARCHAR, ingest_file_id BIGINT,
+    PRIMARY KEY (source, id)
+)"""
+
+_ALERT_DDL = """
+CREATE TABLE IF NOT EXISTS alerts (
+    source VARCHAR NOT NULL, id VARCHAR NOT NULL, incident_id VARCHAR, provider_alert_id VARCHAR,
+    tenant_id VARCHAR, title VARCHAR, description VARCHAR, recommended_actions VARCHAR, severity VARCHAR,
+    status VARCHAR, classification VARCHAR, determination VARCHAR, service_source VARCHAR,
+    detection_source VARCHAR, detector_id VARCHAR, product_name VARCHAR, category VARCHAR,
+    categories VARCHAR[], actor_display_name VARCHAR, threat_display_name VARCHAR, threat_family_name VARCHAR,
+    assigned_to VARCHAR, investigation_state VARCHAR, web_url VARCHAR, created TIMESTAMPTZ,
+    last_updated TIMESTAMPTZ, resolved TIMESTAMPTZ, first_activity TIMESTAMPTZ, last_activity TIMESTAMPTZ,
+    system_tags VARCHAR[], unmapped VARCHAR, content_hash VARCHAR, ingest_file_id BIGINT,
+    PRIMARY KEY (source, id)
+)"""
+
+_TECHNIQUE_DDL = """
+CREATE TABLE IF NOT EXISTS alert_techniques (
+    source VARCHAR NOT NULL, alert_id VARCHAR NOT NULL, seq INTEGER NOT NULL, raw VARCHAR,
+    technique_id VARCHAR, status VARCHAR, PRIMARY KEY (source, alert_id, seq)
+)"""
+
+_COMMENT_DDL = """
+CREATE TABLE IF NOT EXISTS comments (
+    source VARCHAR NOT NULL, parent_kind VARCHAR NOT NULL, parent_id VARCHAR NOT NULL, seq INTEGER NOT NULL,
+    author VARCHAR, created TIMESTAMPTZ, text VARCHAR, PRIMARY KEY (source, parent_kind, parent_id, seq)
+)"""
+
+_EVIDENCE_DDL = (
+    "CREATE TABLE IF NOT EXISTS evidence (source VARCHAR NOT NULL, alert_id VARCHAR NOT NULL, "
+    "seq INTEGER NOT NULL, type VARCHAR, created TIMESTAMPTZ, "
+    + ", ".join(f"{c} VARCHAR" for c in _EVIDENCE_TEXT_COLUMNS)
+    + ", roles VARCHAR[], detailed_roles VARCHAR[], tags VARCHAR[], process_id BIGINT, "
+    "parent_process_id BIGINT, PRIMARY KEY (source, alert_id, seq))"
+)
+
+_RUNS_DDL = """
+CREATE SEQUENCE IF NOT EXISTS ingest_run_ids START 1;
+CREATE SEQUENCE IF NOT EXISTS ingest_file_ids START 1;
+CREATE TABLE IF NOT EXISTS ingest_runs (
+    run_id BIGINT PRIMARY KEY, started TIMESTAMPTZ, finished TIMESTAMPTZ, afteraction_version VARCHAR,
+    attack_version VARCHAR, attack_source VARCHAR, strict BOOLEAN, files INTEGER, status VARCHAR
+);
+CREATE TABLE IF NOT EXISTS ingest_files (
+    file_id BIGINT PRIMARY KEY, run_id BIGINT, path VARCHAR, format VARCHAR, size_bytes BIGINT,
+    started TIMESTAMPTZ, finished TIMESTAMPTZ, records_in BIGINT, incidents_new BIGINT,
+    incidents_updated BIGINT, incidents_unchanged BIGINT, incidents_older BIGINT, alerts_new BIGINT,
+    alerts_updated BIGINT, alerts_unchanged BIGINT, alerts_older BIGINT, evidence BIGINT, rejected BIGINT,
+    status VARCHAR, error VARCHAR
+);
+CREATE TABLE IF NOT EXISTS rejected_records (
+    file_id BIGINT, run_id BIGINT, path VARCHAR, record BIGINT, line BIGINT, pointer VARCHAR,
+    reason VARCHAR, snippet VARCHAR
+);
+"""
+
+_META_DDL = "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (_META_DDL, _INCIDENT_DDL, _ALERT_DDL, _TECHNIQUE_DDL, _COMMENT_DDL, _EVIDENCE_DDL, _RUNS_DDL),
+}
+
+DATA_TABLES = ("incidents", "alerts", "alert_techniques", "comments", "evidence")
+AUDIT_TABLES = ("ingest_runs", "ingest_files", "rejected_records")
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version recorded in the store, 0 for an empty database."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'store_meta'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Bring the schema up to :data:`SCHEMA_VERSION`; returns the version found before."""
+    found = current_version(con)
+    for version in sorted(v for v in MIGRATIONS if v > found):
+        con.execute("BEGIN TRANSACTION")
+        for statement in MIGRATIONS[version]:
+            con.execute(statement)
+        con.execute(
+            "INSERT OR REPLACE INTO store_meta VALUES ('schema_version', ?)", [str(version)]
+        )
+        con.execute("COMMIT")
+    return found

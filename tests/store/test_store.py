@@ -88,7 +88,8 @@ def test_ingest_stores_incident_alerts_and_children(store: Store) -> None:
     assert counts["comments"] == 3  # one incident comment, one per alert
     assert rows(store, "SELECT DISTINCT incident_id FROM alerts") == [("1",)]
     created = rows(store, "SELECT created FROM incidents")[0][0]
-    assert created == T0 and created.utcoffset() == timedelta(0)
+    assert created == T0
+    assert created.utcoffset() == timedelta(0)
 
 
 def test_reingesting_same_content_adds_nothing(store: Store) -> None:

@@ -41,7 +41,7 @@ def info(app: Any, fmt: str) -> None:
 def lookup(app: Any, query: str, fmt: str) -> None:
     """Look up an ATT&CK object by id (T1059.001, TA0011, G0016, S0002, M1042...), name or alias."""
     kb = app.kb()
-    hits = [_plain(hit) for hit in kb.lookup(query)]
+    hits = [_details(kb, _plain(hit)) for hit in kb.lookup(query)]
     if fmt == "json":
         click.echo(to_json({"query": query, "attack_version": kb.version, "results": hits}))
         return
@@ -52,10 +52,31 @@ def lookup(app: Any, query: str, fmt: str) -> None:
         click.echo(_hit_line(hit))
 
 
+def _details(kb: Any, hit: dict[str, Any]) -> dict[str, Any]:
+    """Add what a reader needs next: replacement, tactics, parent, aliases, description."""
+    kind, ident = hit["kind"], hit["id"]
+    if kind == "technique":
+        technique = kb.techniques.get(ident)
+        resolution = kb.resolve(ident)
+        if resolution.status == "revoked":
+            hit["redirected_to"] = resolution.id
+        if technique is not None:
+            hit["tactics"] = list(technique.tactics)
+            hit["platforms"] = list(technique.platforms)
+            hit["description"] = technique.description
+    elif kind in ("group", "campaign", "software"):
+        table = {"group": kb.groups, "campaign": kb.campaigns, "software": kb.software}[kind]
+        obj = table.get(ident)
+        if obj is not None:
+            hit["aliases"] = [a for a in obj.aliases if a != obj.name]
+            hit["description"] = obj.description
+    return hit
+
+
 def _hit_line(hit: dict[str, Any]) -> str:
     parts = [str(hit.get(k)) for k in ("kind", "id", "name") if hit.get(k)]
     line = " · ".join(safe(p) for p in parts)
-    for key in ("status", "redirected_to", "tactics", "aliases", "url"):
+    for key in ("status", "redirected_to", "tactics", "platforms", "aliases", "url", "description"):
         value = hit.get(key)
         if value:
             text = ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)

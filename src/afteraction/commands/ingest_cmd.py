@@ -127,7 +127,7 @@ def _echo_summary(summary: Any) -> None:
         click.echo(f"Techniques not in ATT&CK {summary.attack_version} (kept as given): {unknown}")
     click.echo(f"Rejected records: {summary.rejected}")
     if summary.rejected:
-        click.echo(f"  see them with: duckdb {safe(summary.db_path)} "
+        click.echo(f"  see them with: duckdb {safe(summary.db_path)} "  # noqa: S608 - a hint, not a query
                    f"\"SELECT * FROM rejected_records WHERE run_id = {summary.run_id}\"")
     click.echo(f"Store: {safe(summary.db_path)} (run {summary.run_id})")
 

@@ -168,9 +168,9 @@ def _failed(
     store: Store, summary: IngestSummary, run_id: int, path: Path, fmt: str | None, reason: str
 ) -> FileResult:
     # ingest_file has already recorded files that failed mid-read; only record the others here.
-    existing = [f for f in store.con.execute(
+    existing = list(store.con.execute(
         "SELECT file_id FROM ingest_files WHERE run_id = ? AND path = ? AND status <> 'ok'",
-        [run_id, str(path)]).fetchall()]
+        [run_id, str(path)]).fetchall())
     if existing:
         result = FileResult(path=str(path), format=fmt or "?", file_id=int(existing[-1][0]),
                             status="failed", error=reason)

@@ -95,8 +95,9 @@ def update(url: str | None, from_file: str | None) -> None:
 
     if url and from_file:
         raise UsageError("give either --url or --from, not both")
-    kb = import_file(from_file) if from_file else update_from_url(url or DEFAULT_URL)
-    click.echo(f"ATT&CK {safe(kb.version)} from {safe(kb.source)} is now the default")
+    installed = import_file(from_file) if from_file else update_from_url(url or DEFAULT_URL)
+    click.echo(f"ATT&CK {safe(installed.version)} from {safe(installed.origin)} is now the default")
+    click.echo(f"  stored at {safe(installed.path)} (sha256 {installed.sha256[:16]}…)")
 
 
 def _plain(value: Any) -> Any:

@@ -1,0 +1,195 @@
+"""Ingest throughput and memory: ``afteraction ingest`` against DuckDB's own ``read_json``, same file, same run.
+
+Generates N alerts in Microsoft Graph shape (NDJSON, one incident per line with nested alerts and
+evidence), then times, each in a fresh child process:
+
+* ``afteraction ingest`` of the file into a new store (full normalisation, technique resolution,
+  evidence, idempotent merge), and its peak RSS;
+* DuckDB ``read_json`` of the same file with explicit columns, materialised into a table (the
+  baseline: parsing and storing with no normalisation).
+
+Targets (issue 2): afteraction >= 0.5x DuckDB's alerts/s, peak RSS <= 1.5 GB.
+
+    python benchmarks/ingest.py                 # 1,000,000 alerts
+    python benchmarks/ingest.py --alerts 100000 # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import msgspec
+
+TECHNIQUES = ["T1059.001", "T1027", "T1105", "T1003.001", "T1021.002", "T1566.001", "T1078.004",
+              "T1071.001", "T1055", "T1547.001", "T1086", "T1486", "T1490", "T1114.003", "T9999"]
+SOURCES = [("microsoftDefenderForEndpoint", "microsoftDefenderForEndpoint"),
+           ("microsoftDefenderForEndpoint", "antivirus"),
+           ("microsoftDefenderForIdentity", "microsoftDefenderForIdentity"),
+           ("microsoftDefenderForOffice365", "microsoftDefenderForOffice365"),
+           ("azureAdIdentityProtection", "azureAdIdentityProtection")]
+SEVERITIES = ["low", "medium", "high", "informational"]
+
+
+def _ts(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _evidence(rng: random.Random, i: int, t: str) -> list[dict[str, object]]:
+    base = {"createdDateTime": t, "verdict": "suspicious", "remediationStatus": "none",
+            "remediationStatusDetails": None, "roles": [], "detailedRoles": [], "tags": []}
+    device_id = f"{rng.getrandbits(160):040x}"
+    return [
+        {**base, "@odata.type": "#microsoft.graph.security.deviceEvidence", "mdeDeviceId": device_id,
+         "deviceDnsName": f"ws-{i % 5000:04d}.corp.contoso.com", "hostName": f"ws-{i % 5000:04d}",
+         "osPlatform": "Windows11", "riskScore": "high", "healthStatus": "active", "roles": ["compromised"]},
+        {**base, "@odata.type": "#microsoft.graph.security.processEvidence", "processId": rng.randint(100, 9999),
+         "parentProcessId": rng.randint(100, 9999), "mdeDeviceId": device_id,
+         "processCommandLine": "powershell.exe -nop -w hidden -enc " + "A" * rng.randint(20, 200),
+         "processCreationDateTime": t,
+         "imageFile": {"fileName": "powershell.exe", "sha256": f"{rng.getrandbits(256):064x}"},
+         "userAccount": {"accountName": f"user{i % 900}", "domainName": "CONTOSO"}},
+        {**base, "@odata.type": "#microsoft.graph.security.ipEvidence", "verdict": "malicious",
+         "ipAddress": f"203.0.113.{i % 250}", "countryLetterCode": "NL"},
+    ]
+
+
+def generate(path: Path, alerts: int, seed: int = 7) -> int:
+    """Write ``alerts`` alerts as Graph NDJSON incidents; returns the number of incidents."""
+    rng = random.Random(seed)
+    enc = msgspec.json.Encoder()
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    written = incidents = 0
+    with path.open("wb") as out:
+        while written < alerts:
+            n = min(rng.randint(1, 7), alerts - written)
+            created = start + timedelta(minutes=incidents * 3)
+            items = []
+            for k in range(n):
+                aid = f"da{written + k:018d}_{rng.getrandbits(31)}"
+                first = created - timedelta(minutes=rng.randint(1, 600))
+                svc, det = rng.choice(SOURCES)
+                t = _ts(created + timedelta(seconds=k))
+                items.append({
+                    "@odata.type": "#microsoft.graph.security.alert", "id": aid, "providerAlertId": aid,
+                    "incidentId": str(incidents + 1), "status": "resolved", "severity": rng.choice(SEVERITIES),
+                    "classification": "truePositive", "determination": "malware", "serviceSource": svc,
+                    "detectionSource": det, "detectorId": f"{rng.getrandbits(128):032x}",
+                    "title": f"Suspicious activity {rng.randint(1, 400)}", "description": "Generated alert.",
+                    "category": "Execution", "categories": ["Execution"], "assignedTo": "soc@contoso.com",
+                    "mitreTechniques": rng.sample(TECHNIQUES, rng.randint(1, 3)),
+                    "createdDateTime": t, "lastUpdateDateTime": t, "resolvedDateTime": t,
+                    "firstActivityDateTime": _ts(first), "lastActivityDateTime": _ts(first + timedelta(minutes=5)),
+                    "threatFamilyName": rng.choice([None, "CobaltStrike", "Mimikatz"]), "comments": [],
+                    "evidence": _evidence(rng, written + k, t),
+                })
+            incidents += 1
+            written += n
+            out.write(enc.encode({
+                "@odata.type": "#microsoft.graph.security.incident", "id": str(incidents),
+                "displayName": f"Incident {incidents}", "createdDateTime": _ts(created),
+                "lastUpdateDateTime": _ts(created + timedelta(hours=2)), "status": "resolved",
+                "severity": "high", "classification": "truePositive", "determination": "malware",
+                "assignedTo": "soc@contoso.com", "customTags": [], "systemTags": [],
+                "comments": [{"comment": "closed", "createdByDisplayName": "soc", "createdDateTime": _ts(created)}],
+                "alerts": items,
+            }))
+            out.write(b"\n")
+    return incidents
+
+
+DUCKDB_BASELINE = r"""
+import duckdb, sys, time
+path, alerts = sys.argv[1], int(sys.argv[2])
+con = duckdb.connect(sys.argv[3])
+evidence = ("STRUCT(\"@odata.type\" VARCHAR, createdDateTime TIMESTAMPTZ, verdict VARCHAR, "
+            "remediationStatus VARCHAR, roles VARCHAR[], mdeDeviceId VARCHAR, deviceDnsName VARCHAR, "
+            "hostName VARCHAR, osPlatform VARCHAR, processId BIGINT, processCommandLine VARCHAR, "
+            "ipAddress VARCHAR)[]")
+alert = ("STRUCT(id VARCHAR, incidentId VARCHAR, status VARCHAR, severity VARCHAR, classification VARCHAR, "
+         "determination VARCHAR, serviceSource VARCHAR, detectionSource VARCHAR, detectorId VARCHAR, "
+         "title VARCHAR, category VARCHAR, categories VARCHAR[], mitreTechniques VARCHAR[], "
+         "createdDateTime TIMESTAMPTZ, lastUpdateDateTime TIMESTAMPTZ, resolvedDateTime TIMESTAMPTZ, "
+         "firstActivityDateTime TIMESTAMPTZ, lastActivityDateTime TIMESTAMPTZ, threatFamilyName VARCHAR, "
+         f"evidence {evidence})[]")
+columns = {"id": "VARCHAR", "displayName": "VARCHAR", "createdDateTime": "TIMESTAMPTZ",
+           "lastUpdateDateTime": "TIMESTAMPTZ", "status": "VARCHAR", "severity": "VARCHAR",
+           "classification": "VARCHAR", "determination": "VARCHAR", "assignedTo": "VARCHAR", "alerts": alert}
+t = time.perf_counter()
+con.execute("CREATE TABLE incidents AS SELECT * FROM read_json(?, format='newline_delimited', columns=?)",
+            [path, columns])
+n = con.execute("SELECT sum(len(alerts)) FROM incidents").fetchone()[0]
+elapsed = time.perf_counter() - t
+assert n == alerts, (n, alerts)
+print(elapsed)
+"""
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--alerts", type=int, default=1_000_000)
+    parser.add_argument("--workdir", type=Path, default=None, help="where to put the file and stores")
+    parser.add_argument("--keep", action="store_true", help="keep the generated file")
+    args = parser.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="afteraction-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    data = work / f"graph-{args.alerts}.ndjson"
+    t = time.perf_counter()
+    incidents = generate(data, args.alerts)
+    size_mb = data.stat().st_size / 1e6
+    print(f"generated {args.alerts:,} alerts in {incidents:,} incidents, {size_mb:,.0f} MB "
+          f"in {time.perf_counter() - t:.1f} s")
+
+    env = {**os.environ, "AFTERACTION_CACHE_DIR": str(work / "cache")}
+    exe = [sys.executable, "-m", "afteraction.cli"]
+    subprocess.run([*exe, "attack", "info"], check=True, env=env, capture_output=True)  # warm the ATT&CK cache
+    store = work / "bench.duckdb"
+    store.unlink(missing_ok=True)
+    rss_before = _peak_rss_mb()
+    t = time.perf_counter()
+    subprocess.run([*exe, "--db", str(store), "ingest", str(data), "--summary", "json"], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    ours = time.perf_counter() - t
+    ours_rss = _peak_rss_mb()
+    if ours_rss <= rss_before:
+        ours_rss = float("nan")  # an earlier child used more; cannot attribute
+
+    base_db = work / "baseline.duckdb"
+    base_db.unlink(missing_ok=True)
+    out = subprocess.run([sys.executable, "-c", DUCKDB_BASELINE, str(data), str(args.alerts), str(base_db)],
+                         check=True, capture_output=True, text=True)
+    theirs = float(out.stdout.strip().splitlines()[-1])
+
+    cpu = platform.processor() or platform.machine()
+    print(f"\nmachine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}")
+    print("| run | seconds | alerts/s | MB/s | peak RSS |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    print(f"| afteraction ingest | {ours:.1f} | {args.alerts / ours:,.0f} | {size_mb / ours:,.1f} | "
+          f"{ours_rss:,.0f} MB |")
+    print(f"| DuckDB read_json (baseline) | {theirs:.1f} | {args.alerts / theirs:,.0f} | "
+          f"{size_mb / theirs:,.1f} | |")
+    ratio = theirs / ours
+    print(f"\nthroughput ratio afteraction / DuckDB = {ratio:.2f} (target >= 0.50): "
+          f"{'met' if ratio >= 0.5 else 'NOT met'}")
+    print(f"peak RSS {ours_rss:,.0f} MB (target <= 1536 MB): {'met' if ours_rss <= 1536 else 'NOT met'}")
+    if not args.keep and args.workdir is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Microsoft Graph security v1.0 readers: incidents (list pages, single object, NDJSON) and alerts_v2.
+
+Wire records are decoded with msgspec into :mod:`afteraction.ingest.wire` structs (decoders built once)
+and converted to canonical records. Incidents get :func:`afteraction.model.derive_times` applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import BinaryIO
+
+import msgspec
+
+from afteraction.ingest import normalize as n
+from afteraction.ingest.base import Item, read_lines, read_records, read_single
+from afteraction.ingest.evidence import graph_evidence
+from afteraction.ingest.normalize import FieldError
+from afteraction.ingest.wire import WAlert, WIncident
+from afteraction.model import Alert, Evidence, Incident, derive_times
+
+_ALERT = msgspec.json.Decoder(WAlert)
+_INCIDENT = msgspec.json.Decoder(WIncident)
+_encode = msgspec.json.Encoder(order="sorted").encode
+
+
+def _evidence(items: list | None) -> tuple[Evidence, ...]:
+    if not items:
+        return ()
+    out = []
+    for i, d in enumerate(items):
+        try:
+            out.append(graph_evidence(d))
+        except FieldError as exc:
+            raise exc.under(f"/evidence/{i}") from None
+    return tuple(out)
+
+
+def alert_from_wire(w: WAlert, incident_id: str | None = None) -> Alert:
+    """Canonical :class:`Alert` from a decoded Graph alert; raises FieldError with a relative pointer."""
+    u: dict[str, str] = {}
+    ts = n.timestamp
+    if w.alert_policy_id is not None:
+        u["alert_policy_id"] = w.alert_policy_id
+    if w.custom_details:
+        u["custom_details"] = _encode(w.custom_details).decode()
+    if w.additional_data:
+        u["additional_data"] = _encode(w.additional_data).decode()
+    return Alert(
+        id=n.record_id(w.id),
+        incident_id=n.optional_id(w.incident_id) or incident_id,
+        provider_alert_id=w.provider_alert_id,
+        tenant_id=w.tenant_id,
+        title=w.title or "",
+        description=w.description,
+        recommended_actions=w.recommended_actions,
+        severity=n.SEVERITY(w.severity, u) or n.Severity.UNKNOWN,
+        status=n.ALERT_STATUS(w.status, u) or n.AlertStatus.UNKNOWN,
+        classification=n.CLASSIFICATION(w.classification, u),
+        determination=n.DETERMINATION(w.determination, u),
+        service_source=n.service_source(w.service_source),
+        detection_source=n.detection_source(w.detection_source),
+        detector_id=w.detector_id,
+        product_name=w.product_name,
+        category=w.category,
+        categories=n.strings(w.categories),
+        techniques=n.techniques(w.mitre_techniques),
+        actor_display_name=w.actor_display_name,
+        threat_display_name=w.threat_display_name,
+        threat_family_name=w.threat_family_name,
+        assigned_to=w.assigned_to,
+        investigation_state=w.investigation_state,
+        web_url=w.alert_web_url,
+        created=ts(w.created_date_time, "/createdDateTime"),
+        last_updated=ts(w.last_update_date_time, "/lastUpdateDateTime"),
+        resolved=ts(w.resolved_date_time, "/resolvedDateTime"),
+        first_activity=ts(w.first_activity_date_time, "/firstActivityDateTime"),
+        last_activity=ts(w.last_activity_date_time, "/lastActivityDateTime"),
+        system_tags=n.strings(w.system_tags),
+        comments=n.comments(w.comments),
+        evidence=_evidence(w.evidence),
+        unmapped=u,
+    )
+
+
+def incident_from_wire(w: WIncident) -> Incident:
+    """Canonical :class:`Incident` (alerts nested, times derived) from a decoded Graph incident."""
+    u: dict[str, str] = {}
+    ts = n.timestamp
+    incident_id = n.record_id(w.id)
+    alerts = []
+    for i, a in enumerate(w.alerts or ()):
+        try:
+            alerts.append(alert_from_wire(a, incident_id))
+        except FieldError as exc:
+            raise exc.under(f"/alerts/{i}") from None
+    tags = w.custom_tags if w.custom_tags is not None else w.tags
+    return derive_times(
+        Incident(
+            id=incident_id,
+            tenant_id=w.tenant_id,
+            title=w.display_name or "",
+            description=w.description,
+            summary=w.summary,
+            severity=n.SEVERITY(w.severity, u) or n.Severity.UNKNOWN,
+            status=n.INCIDENT_STATUS(w.status, u) or n.IncidentStatus.UNKNOWN,
+            classification=n.CLASSIFICATION(w.classification, u),
+            determination=n.DETERMINATION(w.determination, u),
+            assigned_to=w.assigned_to,
+            last_modified_by=w.last_modified_by,
+            resolving_comment=w.resolving_comment,
+            redirect_incident_id=n.optional_id(w.redirect_incident_id),
+            web_url=w.incident_web_url,
+            priority_score=w.priority_score,
+            created=ts(w.created_date_time, "/createdDateTime"),
+            last_updated=ts(w.last_update_date_time, "/lastUpdateDateTime"),
+            custom_tags=n.strings(tags),
+            system_tags=n.strings(w.system_tags),
+            comments=n.comments(w.comments),
+            alerts=tuple(alerts),
+            unmapped=u,
+        )
+    )
+
+
+def is_incident(w: WIncident) -> bool:
+    """Decide an NDJSON line's shape: ``@odata.type`` first, then ``alerts``/``displayName``."""
+    odata = w.odata_type or ""
+    if odata.endswith(".incident"):
+        return True
+    if odata.endswith(".alert"):
+        return False
+    return w.alerts is not None or (w.display_name is not None and w.title is None)
+
+
+def _incident(raw: bytes) -> Incident:
+    return incident_from_wire(_INCIDENT.decode(raw))
+
+
+def _alert(raw: bytes) -> Alert:
+    return alert_from_wire(_ALERT.decode(raw))
+
+
+def _line(raw: bytes) -> Incident | Alert:
+    w = _INCIDENT.decode(raw)
+    return incident_from_wire(w) if is_incident(w) else alert_from_wire(w)
+
+
+def read_incidents(stream: BinaryIO, *, file: str) -> Iterator[Item]:
+    """``graph-incidents``: ``GET /security/incidents?$expand=alerts`` pages (``@odata.nextLink`` ignored)."""
+    return read_records(stream, file, _incident)
+
+
+def read_incident(stream: BinaryIO, *, file: str) -> Iterator[Item]:
+    """``graph-incident``: one incident object."""
+    return read_single(stream, file, _incident)
+
+
+def read_ndjson(stream: BinaryIO, *, file: str) -> Iterator[Item]:
+    """``graph-ndjson``: one incident or one alert per line, shape decided per line."""
+    return read_lines(stream, file, _line)
+
+
+def read_alerts(stream: BinaryIO, *, file: str) -> Iterator[Item]:
+    """``graph-alerts``: ``GET /security/alerts_v2`` pages; standalone alerts."""
+    return read_records(stream, file, _alert)

@@ -1,0 +1,149 @@
+"""The CLI end to end: ingest the shipped example, list incidents, strictness, bad input, no tracebacks."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from afteraction.cli import cli, main
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "defender-incidents.json"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("AFTERACTION_DB", str(tmp_path / "store.duckdb"))
+    monkeypatch.setenv("AFTERACTION_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("AFTERACTION_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("AFTERACTION_ATTACK", raising=False)
+    return tmp_path
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def run_main(args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
+    """Through the real entry point, so the error boundary is exercised."""
+    monkeypatch.setattr("sys.argv", ["afteraction", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    return int(exit_info.value.code or 0)
+
+
+def test_readme_main_job_on_the_shipped_example(env: Path) -> None:
+    result = run("ingest", str(EXAMPLE))
+    assert result.exit_code == 0, result.output
+    assert "Incidents: 3 new" in result.output
+    assert "Alerts: 8 new" in result.output
+    assert "T1086 is revoked" in result.output
+    assert "T1059.001" in result.output
+    assert "Rejected records: 0" in result.output
+    listing = run("incidents")
+    assert listing.exit_code == 0
+    for incident_id in ("51007", "51112", "51190"):
+        assert incident_id in listing.output
+    assert "3 incident(s)" in listing.output
+
+
+def test_incidents_json_is_complete_and_ordered(env: Path) -> None:
+    run("ingest", str(EXAMPLE))
+    data = json.loads(run("incidents", "--format", "json").output)
+    assert data["count"] == 3
+    assert [i["id"] for i in data["incidents"]] == ["51190", "51112", "51007"]  # newest first
+    phishing = next(i for i in data["incidents"] if i["id"] == "51007")
+    assert phishing["determination"] == "phishing"
+    assert phishing["alerts"] == 3
+    assert phishing["first_activity"] == "2024-06-03T07:58:41Z"  # derived from the alerts
+    assert phishing["resolved"] is not None
+
+
+def test_reingest_is_idempotent(env: Path) -> None:
+    run("ingest", str(EXAMPLE))
+    again = json.loads(run("ingest", str(EXAMPLE), "--summary", "json").output)
+    assert again["incidents"]["new"] == 0
+    assert again["incidents"]["unchanged"] == 3
+    assert again["alerts"]["unchanged"] == 8
+    assert json.loads(run("incidents", "--format", "json").output)["count"] == 3
+
+
+def test_directory_with_gzip_and_non_json_files(env: Path) -> None:
+    folder = env / "exports"
+    (folder / "nested").mkdir(parents=True)
+    (folder / "nested" / "page.json.gz").write_bytes(gzip.compress(EXAMPLE.read_bytes()))
+    (folder / "notes.txt").write_text("not an export")
+    (folder / ".hidden.json").write_text("{}")
+    summary = json.loads(run("ingest", str(folder), "--summary", "json").output)
+    assert summary["incidents"]["new"] == 3
+    assert summary["skipped"] == [str(folder / "notes.txt")]
+    assert [f["status"] for f in summary["files"]] == ["ok"]
+
+
+def test_bad_files_fail_cleanly_and_strict_exits_7(env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    empty = env / "empty.json"
+    empty.write_bytes(b"")
+    text = env / "readme.json"
+    text.write_text("hello, I am not JSON")
+    code = run_main(["ingest", str(empty), str(text), str(EXAMPLE), "--strict"], monkeypatch)
+    out, err = capsys.readouterr()
+    assert code == 7
+    assert "Traceback" not in out + err
+    assert "empty.json" in err
+    assert "readme.json" in err
+    assert "Incidents: 3 new" in out  # the good file is stored anyway
+
+
+def test_rejected_records_are_counted_and_located(env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    page = json.loads(EXAMPLE.read_text())
+    page["value"][1]["createdDateTime"] = "yesterday"
+    del page["value"][2]["id"]
+    bad = env / "bad.json"
+    bad.write_text(json.dumps(page))
+    code = run_main(["ingest", str(bad), "--strict"], monkeypatch)
+    out, err = capsys.readouterr()
+    assert code == 7
+    assert "Traceback" not in out + err
+    assert "Rejected records: 2" in out
+    assert "Incidents: 1 new" in out
+    import duckdb
+
+    con = duckdb.connect(str(env / "store.duckdb"), read_only=True)
+    rows = con.execute("SELECT record, pointer, reason FROM rejected_records ORDER BY record").fetchall()
+    assert [r[0] for r in rows] == [1, 2]
+    assert "createdDateTime" in (rows[0][1] or "") + rows[0][2]
+
+
+def test_missing_path_is_a_usage_error(env: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_main(["ingest", str(env / "nope.json")], monkeypatch)
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "nope.json" in err
+
+
+def test_incidents_without_a_store_explains(env: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_main(["incidents"], monkeypatch)
+    _, err = capsys.readouterr()
+    assert code == 5
+    assert "afteraction ingest" in err
+
+
+def test_hostile_titles_do_not_reach_the_terminal_raw(env: Path) -> None:
+    page = json.loads(EXAMPLE.read_text())
+    page["value"][0]["displayName"] = "evil \x1b[2J\x1b]0;pwned\x07 title\u202e"
+    hostile = env / "hostile.json"
+    hostile.write_text(json.dumps(page))
+    run("ingest", str(hostile))
+    listing = run("incidents").output
+    assert "\x1b" not in listing
+    assert "\x07" not in listing
+    assert "\u202e" not in listing
+    assert "evil" in listing

@@ -1,6 +1,8 @@
 """Canonical, typed domain values shared by every stage: incidents, alerts, evidence, comments.
 
-Readers turn each source format into these records; the store persists them; analyses read them back.
+Records are immutable and hold only scalars, tuples and string dicts, so they cannot form reference
+cycles: they are declared ``gc=False`` to keep the garbage collector off millions of them. Readers turn
+each source format into these records; the store persists them; analyses read them back.
 Enumerations follow the Microsoft Graph security v1.0 camelCase members. Values that a source sends but
 this version does not know (Microsoft adds members over time) become ``OTHER`` and the raw text is kept
 in the record's ``unmapped`` dict, keyed by field name, so nothing is lost.
@@ -101,7 +103,7 @@ class TechniqueStatus(StrEnum):
     UNRESOLVED = "unresolved"  # not yet checked against a knowledge base
 
 
-class Comment(msgspec.Struct, frozen=True, kw_only=True):
+class Comment(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """An analyst or system comment on an incident or alert."""
 
     text: str
@@ -109,7 +111,7 @@ class Comment(msgspec.Struct, frozen=True, kw_only=True):
     created: datetime | None = None
 
 
-class TechniqueRef(msgspec.Struct, frozen=True, kw_only=True):
+class TechniqueRef(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One ``mitreTechniques`` entry: the raw text and what it resolved to."""
 
     raw: str
@@ -117,7 +119,7 @@ class TechniqueRef(msgspec.Struct, frozen=True, kw_only=True):
     status: TechniqueStatus = TechniqueStatus.UNRESOLVED
 
 
-class Evidence(msgspec.Struct, frozen=True, kw_only=True):
+class Evidence(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One evidence entity of an alert.
 
     ``type`` is the Graph subtype without namespace and ``Evidence`` suffix (``device``, ``user``,
@@ -188,7 +190,7 @@ class Evidence(msgspec.Struct, frozen=True, kw_only=True):
     unmapped: dict[str, str] = {}
 
 
-class Alert(msgspec.Struct, frozen=True, kw_only=True):
+class Alert(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """An alert (Graph ``alerts_v2`` shape), with its evidence, techniques and comments."""
 
     id: str
@@ -226,7 +228,7 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     unmapped: dict[str, str] = {}
 
 
-class Incident(msgspec.Struct, frozen=True, kw_only=True):
+class Incident(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """An incident with its alerts.
 
     ``source`` names the product family the record came from (``defender`` for Graph, legacy

@@ -239,9 +239,14 @@ _K8S_RULE: tuple[Rule, Rule] = (_k8s, _col("display_name"))
 _DEFAULT_RULE: tuple[Rule, Rule] = (_raw("id", "name"), _raw("name", "displayName", "id"))
 
 
+def rules(type_: str) -> tuple[Rule, Rule]:
+    """The (key rule, name rule) of a subtype."""
+    return IDENTITY.get(type_) or (_K8S_RULE if type_.startswith("kubernetes") else _DEFAULT_RULE)
+
+
 def identify(type_: str, cols: dict[str, Any], raw: dict[str, Any]) -> tuple[str | None, str | None]:
     """Dedupe key and human label of one evidence entity from its columns and raw fields."""
-    rule = IDENTITY.get(type_) or (_K8S_RULE if type_.startswith("kubernetes") else _DEFAULT_RULE)
+    rule = rules(type_)
     return rule[0](cols, raw), rule[1](cols, raw)
 
 

@@ -13,26 +13,21 @@ import msgspec
 
 from afteraction.ingest import normalize as n
 from afteraction.ingest.base import Item, read_lines, read_records, read_single
-from afteraction.ingest.evidence import graph_evidence
 from afteraction.ingest.normalize import FieldError
+from afteraction.ingest.typed_evidence import evidence_list
 from afteraction.ingest.wire import WAlert, WIncident
-from afteraction.model import Alert, Evidence, Incident, derive_times
+from afteraction.model import Alert, Incident, derive_times
 
 _ALERT = msgspec.json.Decoder(WAlert)
 _INCIDENT = msgspec.json.Decoder(WIncident)
 _encode = msgspec.json.Encoder(order="sorted").encode
 
 
-def _evidence(items: list | None) -> tuple[Evidence, ...]:
-    if not items:
-        return ()
-    out = []
-    for i, d in enumerate(items):
-        try:
-            out.append(graph_evidence(d))
-        except FieldError as exc:
-            raise exc.under(f"/evidence/{i}") from None
-    return tuple(out)
+_SEVERITY = n.SEVERITY.table
+_ALERT_STATUS = n.ALERT_STATUS.table
+_INCIDENT_STATUS = n.INCIDENT_STATUS.table
+_CLASSIFICATION = n.CLASSIFICATION.table
+_DETERMINATION = n.DETERMINATION.table
 
 
 def alert_from_wire(w: WAlert, incident_id: str | None = None) -> Alert:
@@ -45,6 +40,9 @@ def alert_from_wire(w: WAlert, incident_id: str | None = None) -> Alert:
         u["custom_details"] = _encode(w.custom_details).decode()
     if w.additional_data:
         u["additional_data"] = _encode(w.additional_data).decode()
+    # Enum texts: an exact table hit needs no call; the EnumMap handles None, case and unknown values.
+    severity, status, classification, determination = w.severity, w.status, w.classification, w.determination
+    categories, system_tags = w.categories, w.system_tags
     return Alert(
         id=n.record_id(w.id),
         incident_id=n.optional_id(w.incident_id) or incident_id,
@@ -53,16 +51,16 @@ def alert_from_wire(w: WAlert, incident_id: str | None = None) -> Alert:
         title=w.title or "",
         description=w.description,
         recommended_actions=w.recommended_actions,
-        severity=n.SEVERITY(w.severity, u) or n.Severity.UNKNOWN,
-        status=n.ALERT_STATUS(w.status, u) or n.AlertStatus.UNKNOWN,
-        classification=n.CLASSIFICATION(w.classification, u),
-        determination=n.DETERMINATION(w.determination, u),
+        severity=_SEVERITY.get(severity) or n.SEVERITY(severity, u) or n.Severity.UNKNOWN,
+        status=_ALERT_STATUS.get(status) or n.ALERT_STATUS(status, u) or n.AlertStatus.UNKNOWN,
+        classification=_CLASSIFICATION.get(classification) or n.CLASSIFICATION(classification, u),
+        determination=_DETERMINATION.get(determination) or n.DETERMINATION(determination, u),
         service_source=n.service_source(w.service_source),
         detection_source=n.detection_source(w.detection_source),
         detector_id=w.detector_id,
         product_name=w.product_name,
         category=w.category,
-        categories=n.strings(w.categories),
+        categories=tuple(categories) if categories else (),
         techniques=n.techniques(w.mitre_techniques),
         actor_display_name=w.actor_display_name,
         threat_display_name=w.threat_display_name,
@@ -75,9 +73,9 @@ def alert_from_wire(w: WAlert, incident_id: str | None = None) -> Alert:
         resolved=ts(w.resolved_date_time, "/resolvedDateTime"),
         first_activity=ts(w.first_activity_date_time, "/firstActivityDateTime"),
         last_activity=ts(w.last_activity_date_time, "/lastActivityDateTime"),
-        system_tags=n.strings(w.system_tags),
-        comments=n.comments(w.comments),
-        evidence=_evidence(w.evidence),
+        system_tags=tuple(system_tags) if system_tags else (),
+        comments=n.comments(w.comments) if w.comments else (),
+        evidence=evidence_list(w.evidence) if w.evidence else (),
         unmapped=u,
     )
 
@@ -88,12 +86,14 @@ def incident_from_wire(w: WIncident) -> Incident:
     ts = n.timestamp
     incident_id = n.record_id(w.id)
     alerts = []
-    for i, a in enumerate(w.alerts or ()):
-        try:
+    i = 0
+    try:
+        for i, a in enumerate(w.alerts or ()):  # noqa: B007 (i names the alert in the error)
             alerts.append(alert_from_wire(a, incident_id))
-        except FieldError as exc:
-            raise exc.under(f"/alerts/{i}") from None
+    except FieldError as exc:
+        raise exc.under(f"/alerts/{i}") from None
     tags = w.custom_tags if w.custom_tags is not None else w.tags
+    severity, status, classification, determination = w.severity, w.status, w.classification, w.determination
     return derive_times(
         Incident(
             id=incident_id,
@@ -101,10 +101,10 @@ def incident_from_wire(w: WIncident) -> Incident:
             title=w.display_name or "",
             description=w.description,
             summary=w.summary,
-            severity=n.SEVERITY(w.severity, u) or n.Severity.UNKNOWN,
-            status=n.INCIDENT_STATUS(w.status, u) or n.IncidentStatus.UNKNOWN,
-            classification=n.CLASSIFICATION(w.classification, u),
-            determination=n.DETERMINATION(w.determination, u),
+            severity=_SEVERITY.get(severity) or n.SEVERITY(severity, u) or n.Severity.UNKNOWN,
+            status=_INCIDENT_STATUS.get(status) or n.INCIDENT_STATUS(status, u) or n.IncidentStatus.UNKNOWN,
+            classification=_CLASSIFICATION.get(classification) or n.CLASSIFICATION(classification, u),
+            determination=_DETERMINATION.get(determination) or n.DETERMINATION(determination, u),
             assigned_to=w.assigned_to,
             last_modified_by=w.last_modified_by,
             resolving_comment=w.resolving_comment,

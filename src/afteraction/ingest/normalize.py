@@ -46,7 +46,7 @@ E = TypeVar("E", bound=StrEnum)
 class EnumMap(Generic[E]):
     """Case-insensitive raw text -> canonical member, with aliases and an ``OTHER`` fallback."""
 
-    __slots__ = ("_fallback", "_field", "_table")
+    __slots__ = ("_fallback", "_field", "table")
 
     def __init__(self, enum: type[E], field: str, aliases: dict[str, E] | None = None) -> None:
         self._field = field
@@ -59,15 +59,15 @@ class EnumMap(Generic[E]):
             table[alias] = member
             table[alias.lower()] = member
         table.pop("unknownfuturevalue", None)
-        self._table = table
+        self.table = table  # raw text -> member; a hit needs no call (hot paths look here first)
 
     def __call__(self, raw: str | None, unmapped: dict[str, str]) -> E | None:
         """Map ``raw``; ``None`` stays ``None``; unknown text -> OTHER and ``unmapped[field] = raw``."""
         if raw is None:
             return None
-        member = self._table.get(raw)
+        member = self.table.get(raw)
         if member is None:
-            member = self._table.get(raw.strip().lower())
+            member = self.table.get(raw.strip().lower())
             if member is None:
                 unmapped[self._field] = raw
                 return self._fallback
@@ -222,16 +222,28 @@ def timestamp(raw: str | None, pointer: str) -> datetime | None:
     """
     if not raw:
         return None
+    value = _TIMES.get(raw)
+    if value is not None:
+        return value
     try:
         value = datetime.fromisoformat(raw)
         tz = value.tzinfo
         if tz is None:
-            return value.replace(tzinfo=UTC)
-        if tz is not UTC:
+            value = value.replace(tzinfo=UTC)
+        elif tz is not UTC:
             value = value.astimezone(UTC)
     except (ValueError, OverflowError):
         raise FieldError(pointer, f"invalid timestamp {raw[:80]!r}") from None
+    if len(_TIMES) >= _TIMES_MAX:
+        _TIMES.clear()
+    _TIMES[raw] = value
     return value
+
+
+# Recently parsed timestamps: one record repeats the same text often (an alert's created / updated /
+# resolved times, its evidence's createdDateTime). Datetimes are immutable, so sharing them is safe.
+_TIMES: dict[str, datetime] = {}
+_TIMES_MAX = 1024
 
 
 def record_id(raw: str | int | None, pointer: str = "/id") -> str:
@@ -257,7 +269,21 @@ def techniques(raws: Iterable[str] | None) -> tuple[TechniqueRef, ...]:
     """``mitreTechniques`` -> unresolved :class:`TechniqueRef` records, nothing dropped."""
     if not raws:
         return ()
-    return tuple(TechniqueRef(raw=r, id=technique_id(r)) for r in raws)
+    out = []
+    for r in raws:
+        ref = _TECHNIQUES.get(r)
+        if ref is None:
+            ref = TechniqueRef(raw=r, id=technique_id(r))
+            if len(_TECHNIQUES) >= _TECHNIQUES_MAX:
+                _TECHNIQUES.clear()
+            _TECHNIQUES[r] = ref
+        out.append(ref)
+    return tuple(out)
+
+
+# Technique texts repeat across alerts; the refs are frozen, so one instance per text is shared.
+_TECHNIQUES: dict[str, TechniqueRef] = {}
+_TECHNIQUES_MAX = 4096
 
 
 def comments(wire: list | None) -> tuple[Comment, ...]:

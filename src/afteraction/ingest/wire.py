@@ -2,8 +2,9 @@
 
 Only the fields afteraction uses are declared; unknown fields are skipped by msgspec. Timestamps are
 kept as text here and parsed by :func:`afteraction.ingest.normalize.timestamp` (which truncates the 7th
-fractional digit, where msgspec would round). Evidence entries stay dicts: their shape depends on
-the subtype and every field not mapped to a column is kept in ``Evidence.extra``.
+fractional digit, where msgspec would round). Graph evidence entries stay raw JSON here; they are
+decoded one by one by :mod:`afteraction.ingest.typed_evidence` (typed per subtype, dict fallback).
+Legacy entities stay dicts.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class WComment(msgspec.Struct, rename="camel", gc=False):
     created_time: str | None = None
 
 
-class WAlert(msgspec.Struct, rename="camel"):
+class WAlert(msgspec.Struct, rename="camel", gc=False):
     """Graph ``security.alert`` (alerts_v2)."""
 
     odata_type: str | None = msgspec.field(default=None, name="@odata.type")
@@ -61,7 +62,7 @@ class WAlert(msgspec.Struct, rename="camel"):
     custom_details: dict[str, Any] | None = None
     additional_data: dict[str, Any] | None = None
     comments: list[WComment] | None = None
-    evidence: list[dict[str, Any]] | None = None
+    evidence: list[msgspec.Raw] | None = None
 
 
 class WIncident(WAlert):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -15,11 +16,12 @@ import platformdirs
 
 from afteraction.errors import StoreError
 from afteraction.model import Alert, Incident
-from afteraction.store.merge import MergeCounts, merge_batch
+from afteraction.store.merge import MergeCounts, drop_staging, publish
+from afteraction.store.pipeline import BackgroundStager
 from afteraction.store.rows import Batch
 from afteraction.store.schema import AUDIT_TABLES, DATA_TABLES, migrate
 
-BATCH_RECORDS = 20_000
+BATCH_RECORDS = 10_000
 SNIPPET_CHARS = 500
 
 
@@ -69,6 +71,7 @@ class Store:
                 raise StoreError(f"no store at {self.path}; run 'afteraction ingest' first")
             self.con = duckdb.connect(str(self.path), read_only=read_only)
             self.con.execute("SET TimeZone = 'UTC'")
+            self.con.execute(f"SET memory_limit = '{_memory_limit()}'")
             if not read_only:
                 migrate(self.con)
         except duckdb.Error as exc:
@@ -117,47 +120,59 @@ class Store:
     ) -> FileResult:
         """Store every record of one file atomically: all of it, or (on any error) none of it.
 
-        ``items`` yields incidents, alerts and rejections. A failure while reading rolls the file
-        back, records it as failed and re-raises.
+        ``items`` yields incidents, alerts and rejections. Records are staged batch by batch, then
+        merged into the store in one transaction. A failure or interrupt while reading leaves the
+        store's data as it was, records the file as failed (or interrupted) and re-raises.
         """
         row = self.con.execute("SELECT nextval('ingest_file_ids')").fetchone()
         result = FileResult(path=path, format=fmt, file_id=int(row[0]) if row else 0)
         started = _now()
-        self.con.execute("BEGIN TRANSACTION")
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # records form no cycles; collecting during a bulk load only costs time
+        drop_staging(self.con)
+        stager = BackgroundStager(self.con)
+        in_transaction = False
         try:
             batch = Batch()
             rejections: list[tuple[object, ...]] = []
             for item in items:
+                result.records_in += 1
                 if isinstance(item, Incident):
                     batch.add_incident(item)
-                    result.records_in += 1
                 elif isinstance(item, Alert):
                     batch.add_alert(item)
-                    result.records_in += 1
                 else:
-                    result.records_in += 1
                     rejections.append(self._rejection_row(item, result, run_id, path))
                 if len(batch) >= BATCH_RECORDS:
-                    result.counts.add(merge_batch(self.con, batch.tables(), result.file_id))
+                    stager.submit(batch)
+                    batch = Batch(batch.seq)
                     if on_records:
                         on_records(result.records_in)
-                    batch = Batch()
             if len(batch):
-                result.counts.add(merge_batch(self.con, batch.tables(), result.file_id))
+                stager.submit(batch)
+            staged = stager.close()
+            self.con.execute("BEGIN TRANSACTION")
+            in_transaction = True
+            if staged:
+                result.counts = publish(self.con, result.file_id)
             if rejections:
-                self.con.executemany(
-                    "INSERT INTO rejected_records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rejections
-                )
+                self.con.executemany("INSERT INTO rejected_records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rejections)
             result.rejected = len(rejections)
             self._record_file(result, run_id, size_bytes, started)
             self.con.execute("COMMIT")
         except BaseException as exc:
-            self.con.execute("ROLLBACK")
+            stager.abandon()
+            if in_transaction:
+                self.con.execute("ROLLBACK")
             result.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             result.error = str(exc) or type(exc).__name__
             result.counts = MergeCounts()
             self._record_file(result, run_id, size_bytes, started)
             raise
+        finally:
+            drop_staging(self.con)
+            if gc_was_enabled:
+                gc.enable()
         if on_records:
             on_records(result.records_in)
         return result
@@ -211,6 +226,18 @@ class Store:
             self.con.execute(f"COPY {table} TO '{_sql_str(target)}' (FORMAT parquet)")
             written.append(target)
         return written
+
+
+def _memory_limit() -> str:
+    """DuckDB's memory budget: ``$AFTERACTION_DUCKDB_MEMORY`` (e.g. ``4GB``), else 1GB.
+
+    DuckDB's own default (80 % of RAM) lets its buffer cache grow with the data; a fixed budget keeps
+    ingest memory flat, and DuckDB spills to disk beyond it.
+    """
+    value = os.environ.get("AFTERACTION_DUCKDB_MEMORY", "1GB").strip()
+    if not value.replace(".", "", 1).rstrip("KMGTBkmgtib").isdigit():
+        raise StoreError(f"AFTERACTION_DUCKDB_MEMORY must look like 512MB or 4GB, not {value!r}")
+    return value
 
 
 def _sql_str(path: Path) -> str:

@@ -8,6 +8,13 @@ last one read) the action is:
 * ``older``     the stored version has a later ``last_updated`` -> kept, the staged one dropped
 * ``updated``   otherwise -> replaced, with its comments, evidence and techniques
 
+Batches are first appended to staging tables (each append commits, so memory stays flat), then the
+whole file is merged in one transaction by :func:`publish`: the file is stored completely or not at all.
+
+"Same content" compares a digest computed in DuckDB over the record and its children (``hash()``,
+64 bits). DuckDB does not promise that digest across versions; after an upgrade a re-ingest may count
+records as ``updated`` once, which replaces them with identical content.
+
 Alerts whose incident is not stored get a *stub* incident whose title, severity and times are
 derived from its alerts until the real incident is ingested.
 """
@@ -19,10 +26,10 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
-from afteraction.store.rows import ALERT_FIELDS, INCIDENT_FIELDS
+from afteraction.store.rows import column_names
 
-_INCIDENT_COLS = ", ".join(n for n, _ in INCIDENT_FIELDS if n != "seq")
-_ALERT_COLS = ", ".join(n for n, _ in ALERT_FIELDS if n != "seq")
+_ACTIONS = ("new", "updated", "unchanged", "older")
+_CHANGED = "action IN ('new', 'updated')"
 
 _ACTION_CASE = """CASE WHEN t.id IS NULL {stub} THEN 'new'
     WHEN t.content_hash = s.content_hash THEN 'unchanged'
@@ -30,18 +37,25 @@ _ACTION_CASE = """CASE WHEN t.id IS NULL {stub} THEN 'new'
         THEN 'older'
     ELSE 'updated' END"""
 
-_SEVERITY_RANK = "CASE severity WHEN 'high' THEN 4 WHEN 'medium' THEN 3 WHEN 'low' THEN 2 " \
-                 "WHEN 'informational' THEN 1 ELSE 0 END"
+_SEVERITY_RANK = (
+    "CASE severity WHEN 'high' THEN 4 WHEN 'medium' THEN 3 WHEN 'low' THEN 2 WHEN 'informational' THEN 1 ELSE 0 END"
+)
+
+
+def _cols(table: str, prefix: str = "") -> str:
+    return ", ".join(f"{prefix}{c}" for c in column_names(table))
+
+
+def _counter() -> dict[str, int]:
+    return dict.fromkeys(_ACTIONS, 0)
 
 
 @dataclass
 class MergeCounts:
     """What a merge did, per record kind and action."""
 
-    incidents: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("new", "updated", "unchanged", "older"), 0))
-    alerts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("new", "updated", "unchanged", "older"), 0))
+    incidents: dict[str, int] = field(default_factory=_counter)
+    alerts: dict[str, int] = field(default_factory=_counter)
     evidence: int = 0
 
     def add(self, other: MergeCounts) -> None:
@@ -52,31 +66,50 @@ class MergeCounts:
         self.evidence += other.evidence
 
 
-def merge_batch(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], file_id: int) -> MergeCounts:
-    """Merge staged Arrow tables into the store inside the caller's transaction."""
+STAGING_TABLES = ("stg_incidents", "stg_alerts", "stg_techniques", "stg_evidence", "stg_comments")
+
+
+def stage_batch(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], *, first: bool) -> None:
+    """Append one batch to the staging tables (created from the first batch's Arrow schema)."""
     for name, table in tables.items():
-        con.register(name, table)
-    try:
-        counts = MergeCounts()
-        _merge_incidents(con, file_id, counts)
-        _merge_alerts(con, file_id, counts)
-        _create_stubs(con, file_id)
-        return counts
-    finally:
-        for name in tables:
-            con.unregister(name)
-        for temp in ("s_inc", "s_alert"):
-            con.execute(f"DROP TABLE IF EXISTS {temp}")
+        con.register("_batch", table)
+        try:
+            if first:
+                con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _batch")
+            else:
+                con.execute(f"INSERT INTO {name} SELECT * FROM _batch")
+        finally:
+            con.unregister("_batch")
 
 
-def _stage(con: duckdb.DuckDBPyConnection, staged: str, target: str, temp: str, stub: str) -> None:
+def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
+    """Remove staging tables (after a publish, or left behind by an interrupted ingest)."""
+    for name in (*STAGING_TABLES, "s_inc", "s_alert"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def publish(con: duckdb.DuckDBPyConnection, file_id: int) -> MergeCounts:
+    """Merge everything staged into the store, inside the caller's transaction.
+
+    One set-based merge per file: DuckDB writes the large inserts straight to the database file, so
+    memory stays flat however big the file is.
+    """
+    counts = MergeCounts()
+    _merge_incidents(con, file_id, counts)
+    _merge_alerts(con, file_id, counts)
+    _create_stubs(con, file_id)
+    return counts
+
+
+def _stage(con: duckdb.DuckDBPyConnection, hashed: str, target: str, temp: str, stub: str) -> None:
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {temp} AS
-        WITH dedup AS (
-            SELECT * FROM (
+        WITH hashed AS ({hashed}),
+        dedup AS (
+            SELECT * EXCLUDE (rn) FROM (
                 SELECT *, row_number() OVER (PARTITION BY source, id
                     ORDER BY last_updated DESC NULLS LAST, seq DESC) AS rn
-                FROM {staged}) WHERE rn = 1)
+                FROM hashed) WHERE rn = 1)
         SELECT s.*, {_ACTION_CASE.format(stub=stub)} AS action
         FROM dedup s LEFT JOIN {target} t ON t.source = s.source AND t.id = s.id""")
 
@@ -86,51 +119,74 @@ def _tally(con: duckdb.DuckDBPyConnection, temp: str) -> dict[str, int]:
     return {str(action): int(n) for action, n in rows}
 
 
+def _inserted(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _merge_incidents(con: duckdb.DuckDBPyConnection, file_id: int, counts: MergeCounts) -> None:
-    _stage(con, "stg_incidents", "incidents", "s_inc", "OR t.is_stub")
+    hashed = f"""
+        SELECT i.*, hash({_cols("incidents", "i.")}, coalesce(c.h, 0))::VARCHAR AS content_hash
+        FROM stg_incidents i LEFT JOIN (
+            SELECT batch_seq, bit_xor(hash(seq, {_cols("comments")})) AS h FROM stg_comments
+            WHERE parent_kind = 'incident' GROUP BY batch_seq) c ON c.batch_seq = i.seq"""
+    _stage(con, hashed, "incidents", "s_inc", "OR t.is_stub")
     for action, n in _tally(con, "s_inc").items():
         counts.incidents[action] += n
-    changed = "SELECT source, id FROM s_inc WHERE action IN ('new', 'updated')"
+    changed = f"SELECT source, id FROM s_inc WHERE {_CHANGED}"
     con.execute(f"DELETE FROM incidents WHERE (source, id) IN ({changed})")
+    con.execute(f"DELETE FROM comments WHERE parent_kind = 'incident' AND (source, parent_id) IN ({changed})")
     con.execute(
-        "DELETE FROM comments WHERE parent_kind = 'incident' AND (source, parent_id) IN "
-        f"({changed})"
+        f"INSERT INTO incidents BY NAME SELECT {_cols('incidents')}, content_hash, false AS is_stub, "
+        f"{int(file_id)} AS ingest_file_id FROM s_inc WHERE {_CHANGED}"
     )
     con.execute(
-        f"INSERT INTO incidents ({_INCIDENT_COLS}, is_stub, ingest_file_id) "
-        f"SELECT {_INCIDENT_COLS}, false, {int(file_id)} FROM s_inc WHERE action IN ('new', 'updated')"
-    )
-    con.execute(
-        "INSERT INTO comments SELECT c.source, c.parent_kind, c.parent_id, c.seq, c.author, c.created, c.text "
-        "FROM stg_comments c JOIN s_inc s ON c.source = s.source AND c.parent_id = s.id "
-        "AND c.batch_seq = s.seq WHERE c.parent_kind = 'incident' AND s.action IN ('new', 'updated')"
+        f"INSERT INTO comments BY NAME SELECT x.source, x.parent_kind, x.parent_id, x.seq, {_cols('comments', 'x.')} "
+        "FROM stg_comments x JOIN s_inc s ON x.source = s.source AND x.parent_id = s.id AND x.batch_seq = s.seq "
+        f"WHERE x.parent_kind = 'incident' AND s.{_CHANGED}"
     )
 
 
 def _merge_alerts(con: duckdb.DuckDBPyConnection, file_id: int, counts: MergeCounts) -> None:
-    _stage(con, "stg_alerts", "alerts", "s_alert", "")
+    hashed = f"""
+        SELECT a.*, hash({_cols("alerts", "a.")}, coalesce(c.h, 0))::VARCHAR AS content_hash
+        FROM stg_alerts a LEFT JOIN (
+            SELECT batch_seq, bit_xor(h) AS h FROM (
+                SELECT batch_seq, hash('t', seq, {_cols("alert_techniques")}) AS h FROM stg_techniques
+                UNION ALL
+                SELECT batch_seq, hash('e', seq, {_cols("evidence")}) FROM stg_evidence
+                UNION ALL
+                SELECT batch_seq, hash('c', seq, {_cols("comments")}) FROM stg_comments
+                WHERE parent_kind = 'alert')
+            GROUP BY batch_seq) c ON c.batch_seq = a.seq"""
+    _stage(con, hashed, "alerts", "s_alert", "")
     for action, n in _tally(con, "s_alert").items():
         counts.alerts[action] += n
-    changed = "SELECT source, id FROM s_alert WHERE action IN ('new', 'updated')"
+    changed = f"SELECT source, id FROM s_alert WHERE {_CHANGED}"
     con.execute(f"DELETE FROM alerts WHERE (source, id) IN ({changed})")
     con.execute(f"DELETE FROM alert_techniques WHERE (source, alert_id) IN ({changed})")
     con.execute(f"DELETE FROM evidence WHERE (source, alert_id) IN ({changed})")
     con.execute(f"DELETE FROM comments WHERE parent_kind = 'alert' AND (source, parent_id) IN ({changed})")
     con.execute(
-        f"INSERT INTO alerts ({_ALERT_COLS}, ingest_file_id) "
-        f"SELECT {_ALERT_COLS}, {int(file_id)} FROM s_alert WHERE action IN ('new', 'updated')"
+        f"INSERT INTO alerts BY NAME SELECT {_cols('alerts')}, source, content_hash, "
+        f"{int(file_id)} AS ingest_file_id FROM s_alert WHERE {_CHANGED}"
     )
-    winners = "JOIN s_alert s ON x.source = s.source AND x.alert_id = s.id AND x.batch_seq = s.seq " \
-              "WHERE s.action IN ('new', 'updated')"
-    con.execute(f"INSERT INTO alert_techniques SELECT x.* EXCLUDE (batch_seq) FROM stg_techniques x {winners}")
-    before = con.execute("SELECT count(*) FROM evidence").fetchone()
-    con.execute(f"INSERT INTO evidence SELECT x.* EXCLUDE (batch_seq) FROM stg_evidence x {winners}")
-    after = con.execute("SELECT count(*) FROM evidence").fetchone()
-    counts.evidence += int(after[0] if after else 0) - int(before[0] if before else 0)
+    winners = (
+        "JOIN s_alert s ON x.source = s.source AND x.parent_id = s.id AND x.batch_seq = s.seq "
+        f"WHERE s.{_CHANGED}"
+    )
     con.execute(
-        "INSERT INTO comments SELECT x.source, x.parent_kind, x.parent_id, x.seq, x.author, x.created, x.text "
-        "FROM stg_comments x JOIN s_alert s ON x.source = s.source AND x.parent_id = s.id "
-        "AND x.batch_seq = s.seq WHERE x.parent_kind = 'alert' AND s.action IN ('new', 'updated')"
+        "INSERT INTO alert_techniques BY NAME SELECT x.source, x.parent_id AS alert_id, x.seq, x.raw, "
+        f"x.id AS technique_id, x.status FROM stg_techniques x {winners}"
+    )
+    counts.evidence += _inserted(
+        con,
+        f"INSERT INTO evidence BY NAME SELECT x.source, x.parent_id AS alert_id, x.seq, {_cols('evidence', 'x.')} "
+        f"FROM stg_evidence x {winners}",
+    )
+    con.execute(
+        f"INSERT INTO comments BY NAME SELECT x.source, x.parent_kind, x.parent_id, x.seq, {_cols('comments', 'x.')} "
+        f"FROM stg_comments x {winners} AND x.parent_kind = 'alert'"
     )
 
 
@@ -139,7 +195,7 @@ def _create_stubs(con: duckdb.DuckDBPyConnection, file_id: int) -> None:
     con.execute(
         "INSERT INTO incidents (source, id, is_stub, ingest_file_id) "
         f"SELECT DISTINCT s.source, s.incident_id, true, {int(file_id)} FROM s_alert s "
-        "WHERE s.incident_id IS NOT NULL AND s.action IN ('new', 'updated') "
+        f"WHERE s.incident_id IS NOT NULL AND s.{_CHANGED} "
         "AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.source = s.source AND i.id = s.incident_id)"
     )
     con.execute(f"""
@@ -158,6 +214,7 @@ def _create_stubs(con: duckdb.DuckDBPyConnection, file_id: int) -> None:
                 max(coalesce(a.last_activity, a.first_activity)) AS last_activity,
                 CASE WHEN bool_and(a.status = 'resolved') THEN max(a.resolved) END AS resolved
             FROM alerts a
-            WHERE (a.source, a.incident_id) IN (SELECT source, incident_id FROM s_alert)
+            WHERE (a.source, a.incident_id) IN (
+                SELECT source, incident_id FROM s_alert WHERE {_CHANGED} AND incident_id IS NOT NULL)
             GROUP BY a.source, a.incident_id) d
         WHERE incidents.source = d.source AND incidents.id = d.incident_id AND incidents.is_stub""")

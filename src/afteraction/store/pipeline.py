@@ -1,0 +1,61 @@
+"""Overlap reading and staging: batches are converted and appended on a worker thread.
+
+Reading and normalising records is Python work that holds the GIL; DuckDB releases the GIL while it
+executes, so staging batch *n* on a worker while the caller reads batch *n + 1* keeps both cores busy.
+The worker uses the caller's connection; the caller must not use it until :meth:`close` returns.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+import duckdb
+
+from afteraction.store.merge import stage_batch
+from afteraction.store.rows import Batch
+
+
+class BackgroundStager:
+    """Stages submitted batches in order on one worker thread; errors surface on the caller's side."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, depth: int = 1) -> None:
+        self._con = con
+        self._queue: queue.Queue[Batch | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self.staged = 0
+        self._thread = threading.Thread(target=self._run, name="afteraction-stage", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain after a failure; the caller will clean up
+            try:
+                stage_batch(self._con, batch.tables(), first=self.staged == 0)
+                self.staged += 1
+            except BaseException as exc:  # re-raised in the caller's thread
+                self._error = exc
+
+    def _raise_pending(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def submit(self, batch: Batch) -> None:
+        """Queue a batch; blocks while the worker is still busy with the previous one."""
+        self._raise_pending()
+        self._queue.put(batch)
+
+    def close(self) -> int:
+        """Wait for every queued batch; re-raise the first error. Returns the number of batches staged."""
+        self._queue.put(None)
+        self._thread.join()
+        self._raise_pending()
+        return self.staged
+
+    def abandon(self) -> None:
+        """Stop after the batch in progress (on an error or interrupt in the caller)."""
+        if self._thread.is_alive():
+            self._error = self._error or RuntimeError("abandoned")
+            self._queue.put(None)
+            self._thread.join()

@@ -1,0 +1,61 @@
+"""Every JSON output validates against its documented schema in docs/schemas/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from afteraction.cli import cli
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMAS = REPO / "docs" / "schemas"
+EXAMPLE = REPO / "examples" / "defender-incidents.json"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AFTERACTION_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("AFTERACTION_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("AFTERACTION_DB", str(tmp_path / "store.duckdb"))
+    monkeypatch.delenv("AFTERACTION_ATTACK", raising=False)
+
+
+def output(*args: str) -> object:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def validate(data: object, schema_name: str) -> None:
+    schema = json.loads((SCHEMAS / schema_name).read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema).validate(data)
+
+
+def test_ingest_summary_and_incidents(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("not json")
+    summary = output("ingest", str(EXAMPLE), str(bad), "--summary", "json")
+    validate(summary, "ingest-summary.schema.json")
+    assert summary["redirected_techniques"] == {"T1086": "T1059.001"}
+    incidents = output("incidents", "--format", "json")
+    validate(incidents, "incidents.schema.json")
+    assert incidents["count"] == 3
+
+
+def test_attack_info_and_lookup() -> None:
+    validate(output("attack", "info", "--format", "json"), "attack-info.schema.json")
+    for query in ("T1086", "cobalt strike", "TA0011", "G0016", "no such thing"):
+        validate(output("attack", "lookup", query, "--format", "json"), "attack-lookup.schema.json")
+
+
+def test_schemas_reject_wrong_output() -> None:
+    summary = output("ingest", str(EXAMPLE), "--summary", "json")
+    assert isinstance(summary, dict)
+    summary["incidents"]["new"] = -1
+    with pytest.raises(jsonschema.ValidationError):
+        validate(summary, "ingest-summary.schema.json")

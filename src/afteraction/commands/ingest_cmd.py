@@ -51,25 +51,36 @@ def ingest(app: Any, paths: tuple[str, ...], fmt: str | None, strict: bool, summ
 
 
 class _Progress:
-    """A rich progress bar on a terminal (stderr); silent when output is piped."""
+    """Rich progress bars on a terminal (stderr): files overall and bytes of the current file.
+
+    Silent when stderr is not a terminal, so piped output holds only the summary.
+    """
 
     def __init__(self) -> None:
         self.enabled = sys.stderr.isatty()
         self._progress: Any = None
-        self._task: Any = None
+        self._files: Any = None
+        self._bytes: Any = None
 
     def __enter__(self) -> _Progress:
         if self.enabled:
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             self._progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("files · {task.fields[records]:,} records"), TimeElapsedColumn(),
+                TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                TextColumn("{task.fields[records]:>12,} records"), TimeElapsedColumn(), TimeRemainingColumn(),
                 console=Console(stderr=True), transient=True,
             )
             self._progress.__enter__()
-            self._task = self._progress.add_task("ingesting", total=None, records=0)
+            self._bytes = self._progress.add_task("", total=None, records=0)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -78,13 +89,14 @@ class _Progress:
 
     def file(self, path: Path, size: int) -> None:
         if self._progress is not None:
-            done = self._progress.tasks[0].completed
-            self._progress.update(self._task, description=safe(path.name, 40), completed=done + 1,
-                                  total=None)
+            self._progress.reset(self._bytes, total=size or None, description=safe(path.name, 40), records=0)
 
-    def records(self, count: int) -> None:
+    def records(self, count: int, position: int | None) -> None:
         if self._progress is not None:
-            self._progress.update(self._task, records=count)
+            update: dict[str, Any] = {"records": count}
+            if position is not None:
+                update["completed"] = position
+            self._progress.update(self._bytes, **update)
 
 
 def _summary_dict(summary: Any) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,7 +18,7 @@ import platformdirs
 
 from afteraction.errors import StoreError
 from afteraction.model import Alert, Incident
-from afteraction.store.merge import MergeCounts, drop_staging, publish
+from afteraction.store.merge import MergeCounts, attach_staging, drop_staging, publish
 from afteraction.store.pipeline import BackgroundStager
 from afteraction.store.rows import Batch
 from afteraction.store.schema import AUDIT_TABLES, DATA_TABLES, migrate
@@ -129,8 +131,8 @@ class Store:
         started = _now()
         gc_was_enabled = gc.isenabled()
         gc.disable()  # records form no cycles; collecting during a bulk load only costs time
-        drop_staging(self.con)
-        stager = BackgroundStager(self.con)
+        staging = Path(tempfile.mkdtemp(prefix=".afteraction-staging-", dir=self.path.parent))
+        stager = BackgroundStager(staging)
         in_transaction = False
         try:
             batch = Batch()
@@ -154,6 +156,7 @@ class Store:
             self.con.execute("BEGIN TRANSACTION")
             in_transaction = True
             if staged:
+                attach_staging(self.con, staging)
                 result.counts = publish(self.con, result.file_id)
             if rejections:
                 self.con.executemany("INSERT INTO rejected_records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rejections)
@@ -171,6 +174,7 @@ class Store:
             raise
         finally:
             drop_staging(self.con)
+            shutil.rmtree(staging, ignore_errors=True)
             if gc_was_enabled:
                 gc.enable()
         if on_records:

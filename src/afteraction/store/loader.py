@@ -8,12 +8,12 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import msgspec
 
 from afteraction.errors import InputError, UsageError
-from afteraction.ingest import READERS, read_path, sniff
+from afteraction.ingest import READERS, open_input, sniff
 from afteraction.model import Alert, Incident, TechniqueRef, TechniqueStatus
 from afteraction.store.db import FileResult, Store
 from afteraction.store.merge import MergeCounts
@@ -120,13 +120,13 @@ def ingest_paths(
     fmt: str | None = None,
     strict: bool = False,
     on_file: Callable[[Path, int], None] | None = None,
-    on_records: Callable[[int], None] | None = None,
+    on_records: Callable[[int, int | None], None] | None = None,
 ) -> IngestSummary:
     """Ingest every file named by ``paths``; each file is stored atomically.
 
     A file that cannot be read at all is recorded as failed and the run goes on. ``on_file`` is
-    called with each file and its size before it is read; ``on_records`` with the running record
-    count of the current file.
+    called with each file and its size before it is read; ``on_records`` every batch with the running
+    record count of the current file and how many of its bytes (compressed, for gzip) have been read.
     """
     if fmt is not None and fmt not in READERS:
         raise UsageError(f"unknown format {fmt!r}; known formats: {', '.join(sorted(READERS))}")
@@ -145,9 +145,11 @@ def ingest_paths(
                 on_file(path, size)
             try:
                 file_fmt = fmt or sniff(path)
-                items = resolver.items(read_path(path, file_fmt))
-                result = store.ingest_file(run_id, str(path), file_fmt, items, size_bytes=size,
-                                           on_records=on_records)
+                with open_input(path) as stream:
+                    items = resolver.items(READERS[file_fmt](stream, file=str(path)))
+                    report = _reporter(stream, on_records)
+                    result = store.ingest_file(run_id, str(path), file_fmt, items, size_bytes=size,
+                                               on_records=report)
             except InputError as exc:
                 _failed(store, summary, run_id, path, fmt, exc.reason)
                 continue
@@ -162,6 +164,24 @@ def ingest_paths(
         summary.unknown_techniques = resolver.unknown
         store.finish_run(run_id, status)
     return summary
+
+
+def _reporter(
+    stream: BinaryIO, on_records: Callable[[int, int | None], None] | None
+) -> Callable[[int], None] | None:
+    """Wrap ``on_records`` so it also reports the position in the underlying file."""
+    if on_records is None:
+        return None
+    raw = getattr(stream, "fileobj", None) or stream  # gzip: position in the compressed file
+
+    def report(records: int) -> None:
+        try:
+            position: int | None = raw.tell()
+        except (OSError, ValueError):
+            position = None
+        on_records(records, position)
+
+    return report
 
 
 def _failed(

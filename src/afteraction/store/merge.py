@@ -8,8 +8,9 @@ last one read) the action is:
 * ``older``     the stored version has a later ``last_updated`` -> kept, the staged one dropped
 * ``updated``   otherwise -> replaced, with its comments, evidence and techniques
 
-Batches are first appended to staging tables (each append commits, so memory stays flat), then the
-whole file is merged in one transaction by :func:`publish`: the file is stored completely or not at all.
+Batches are first written to Parquet files in a staging directory (so memory stays flat and the
+store is untouched while the file is read), then the whole file is merged in one transaction by
+:func:`publish`: the file is stored completely or not at all.
 
 "Same content" compares a digest computed in DuckDB over the record and its children (``hash()``,
 64 bits). DuckDB does not promise that digest across versions; after an upgrade a re-ingest may count
@@ -22,9 +23,11 @@ derived from its alerts until the real incident is ingested.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from afteraction.store.rows import column_names
 
@@ -69,22 +72,24 @@ class MergeCounts:
 STAGING_TABLES = ("stg_incidents", "stg_alerts", "stg_techniques", "stg_evidence", "stg_comments")
 
 
-def stage_batch(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], *, first: bool) -> None:
-    """Append one batch to the staging tables (created from the first batch's Arrow schema)."""
+def stage_batch(directory: Path, tables: dict[str, pa.Table], number: int) -> None:
+    """Write one batch's staging tables as Parquet files ``<table>-<number>.parquet`` in ``directory``."""
     for name, table in tables.items():
-        con.register("_batch", table)
-        try:
-            if first:
-                con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _batch")
-            else:
-                con.execute(f"INSERT INTO {name} SELECT * FROM _batch")
-        finally:
-            con.unregister("_batch")
+        pq.write_table(table, directory / f"{name}-{number:06d}.parquet", compression="lz4")
+
+
+def attach_staging(con: duckdb.DuckDBPyConnection, directory: Path) -> None:
+    """Expose the staged Parquet files as the ``stg_*`` views that :func:`publish` reads."""
+    for name in STAGING_TABLES:
+        pattern = str(directory / f"{name}-*.parquet").replace("'", "''")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet('{pattern}')")
 
 
 def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
-    """Remove staging tables (after a publish, or left behind by an interrupted ingest)."""
-    for name in (*STAGING_TABLES, "s_inc", "s_alert"):
+    """Remove the staging views and work tables of the last publish."""
+    for name in STAGING_TABLES:
+        con.execute(f"DROP VIEW IF EXISTS {name}")
+    for name in ("s_inc", "s_alert"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
 
 

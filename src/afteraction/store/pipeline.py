@@ -1,16 +1,14 @@
-"""Overlap reading and staging: batches are converted and appended on a worker thread.
+"""Overlap reading and staging: batches are converted and written on a worker thread.
 
-Reading and normalising records is Python work that holds the GIL; DuckDB releases the GIL while it
-executes, so staging batch *n* on a worker while the caller reads batch *n + 1* keeps both cores busy.
-The worker uses the caller's connection; the caller must not use it until :meth:`close` returns.
+Reading and normalising records is Python work that holds the GIL; Arrow's Parquet writer releases it,
+so staging batch *n* on a worker while the caller reads batch *n + 1* uses the second core.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-
-import duckdb
+from pathlib import Path
 
 from afteraction.store.merge import stage_batch
 from afteraction.store.rows import Batch
@@ -19,8 +17,8 @@ from afteraction.store.rows import Batch
 class BackgroundStager:
     """Stages submitted batches in order on one worker thread; errors surface on the caller's side."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, depth: int = 1) -> None:
-        self._con = con
+    def __init__(self, directory: Path, depth: int = 1) -> None:
+        self._directory = directory
         self._queue: queue.Queue[Batch | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self.staged = 0
@@ -32,7 +30,7 @@ class BackgroundStager:
             if self._error is not None:
                 continue  # drain after a failure; the caller will clean up
             try:
-                stage_batch(self._con, batch.tables(), first=self.staged == 0)
+                stage_batch(self._directory, batch.tables(), self.staged)
                 self.staged += 1
             except BaseException as exc:  # re-raised in the caller's thread
                 self._error = exc

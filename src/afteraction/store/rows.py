@@ -78,6 +78,9 @@ def _columns(rows: Sequence[tuple[Any, ...]], layout: tuple[list[int], list[pa.F
     arrays = []
     for position, field in zip(positions, fields, strict=True):
         column = transposed[position]
+        if column.count(None) == len(column):  # sparse evidence columns: most are empty for a type
+            arrays.append(pa.nulls(len(column), type=field.type))
+            continue
         if field.name == "unmapped":
             column = [_cell(v) for v in column]
         arrays.append(pa.array(column, type=field.type))

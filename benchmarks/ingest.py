@@ -139,20 +139,33 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--alerts", type=int, default=1_000_000)
     parser.add_argument("--workdir", type=Path, default=None, help="where to put the file and stores")
     parser.add_argument("--keep", action="store_true", help="keep the generated file")
+    parser.add_argument("--reuse", action="store_true", help="reuse a file generated earlier in --workdir")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="afteraction-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     data = work / f"graph-{args.alerts}.ndjson"
     t = time.perf_counter()
-    incidents = generate(data, args.alerts)
+    if not (args.reuse and data.exists()):
+        incidents = generate(data, args.alerts)
+        print(f"generated {args.alerts:,} alerts in {incidents:,} incidents "
+              f"in {time.perf_counter() - t:.1f} s", flush=True)
     size_mb = data.stat().st_size / 1e6
-    print(f"generated {args.alerts:,} alerts in {incidents:,} incidents, {size_mb:,.0f} MB "
-          f"in {time.perf_counter() - t:.1f} s")
+    print(f"input: {data} ({size_mb:,.0f} MB)", flush=True)
 
     env = {**os.environ, "AFTERACTION_CACHE_DIR": str(work / "cache")}
     exe = [sys.executable, "-m", "afteraction.cli"]
@@ -174,7 +187,7 @@ def main() -> int:
                          check=True, capture_output=True, text=True)
     theirs = float(out.stdout.strip().splitlines()[-1])
 
-    cpu = platform.processor() or platform.machine()
+    cpu = _cpu_model()
     print(f"\nmachine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}")
     print("| run | seconds | alerts/s | MB/s | peak RSS |")
     print("| --- | ---: | ---: | ---: | ---: |")

@@ -16,12 +16,9 @@ EXAMPLE = REPO / "examples" / "defender-incidents.json"
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("AFTERACTION_DB", str(tmp_path / "store.duckdb"))
-    monkeypatch.setenv("AFTERACTION_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("AFTERACTION_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("AFTERACTION_ATTACK", raising=False)
-    return tmp_path
+def env(isolated: Path) -> Path:
+    """The test's directory, holding its store (see conftest)."""
+    return isolated
 
 
 def run(*args: str) -> Result:

@@ -16,14 +16,6 @@ SCHEMAS = REPO / "docs" / "schemas"
 EXAMPLE = REPO / "examples" / "defender-incidents.json"
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AFTERACTION_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("AFTERACTION_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("AFTERACTION_DB", str(tmp_path / "store.duckdb"))
-    monkeypatch.delenv("AFTERACTION_ATTACK", raising=False)
-
-
 def output(*args: str) -> object:
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     assert result.exit_code == 0, result.output

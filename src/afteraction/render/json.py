@@ -7,8 +7,6 @@ from typing import Any
 
 import msgspec
 
-_encoder = msgspec.json.Encoder(order="sorted")
-
 
 def _default(value: Any) -> Any:
     if hasattr(value, "isoformat"):

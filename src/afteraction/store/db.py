@@ -13,7 +13,6 @@ from pathlib import Path
 from types import TracebackType
 
 import duckdb
-import msgspec
 import platformdirs
 
 from afteraction.errors import StoreError
@@ -33,17 +32,6 @@ def default_db_path() -> Path:
     if env:
         return Path(env).expanduser()
     return Path(platformdirs.user_data_dir("afteraction")) / "afteraction.duckdb"
-
-
-class RejectionLike(msgspec.Struct, frozen=True, kw_only=True):
-    """What the store needs of a rejected record (readers' Rejection satisfies it)."""
-
-    reason: str
-    file: str | None = None
-    record: int | None = None
-    line: int | None = None
-    pointer: str | None = None
-    snippet: str | None = None
 
 
 @dataclass

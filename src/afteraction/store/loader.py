@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -198,8 +197,3 @@ def _failed(
         result = store.record_failed_file(run_id, str(path), fmt or "?", reason)
     summary.files.append(result)
     return result
-
-
-def size_of(paths: Iterable[Path]) -> int:
-    """Total size in bytes of existing files."""
-    return sum(os.path.getsize(p) for p in paths)

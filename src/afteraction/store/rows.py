@@ -120,10 +120,6 @@ class Batch:
         self.alert_source.append(source)
         self.alert_seq.append(self.seq)
 
-    @property
-    def evidence_count(self) -> int:
-        return sum(len(a.evidence) for a in self.alerts)
-
     def tables(self) -> dict[str, pa.Table]:
         """The batch as Arrow tables, one per staging table."""
         astuple = msgspec.structs.astuple

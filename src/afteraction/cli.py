@@ -72,8 +72,10 @@ def main() -> None:
     except Exception as exc:
         if os.environ.get("AFTERACTION_DEBUG"):
             raise
+        from afteraction.render.terminal import safe
+
         click.echo(
-            f"internal error: {type(exc).__name__}: {exc}\n"
+            f"internal error: {type(exc).__name__}: {safe(exc)}\n"
             "This is a bug in afteraction; rerun with AFTERACTION_DEBUG=1 for a traceback and report it.",
             err=True,
         )

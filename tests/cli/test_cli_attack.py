@@ -61,3 +61,9 @@ def test_update_rejects_a_file_that_is_not_a_bundle(tmp_path: Path) -> None:
     assert result.exit_code != 0
     info = json.loads(invoke("attack", "info", "--format", "json"))
     assert info["version"] == "18.1"  # the default did not change
+
+
+def test_lookup_understands_defender_and_sigma_tactic_names() -> None:
+    for spelling in ("CommandAndControl", "command_and_control", "command-and-control"):
+        hits = json.loads(invoke("attack", "lookup", spelling, "--format", "json"))["results"]
+        assert [h["id"] for h in hits if h["kind"] == "tactic"] == ["TA0011"], spelling

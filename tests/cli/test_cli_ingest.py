@@ -144,3 +144,37 @@ def test_hostile_titles_do_not_reach_the_terminal_raw(env: Path) -> None:
     assert "\x07" not in listing
     assert "\u202e" not in listing
     assert "evil" in listing
+
+
+def test_db_option_after_the_command(env: Path) -> None:
+    other = env / "other.duckdb"
+    assert run("ingest", str(EXAMPLE), "--db", str(other)).exit_code == 0
+    assert other.exists()
+    assert json.loads(run("incidents", "--db", str(other), "--format", "json").output)["count"] == 3
+
+
+def test_hostile_text_is_escaped_in_json_output(env: Path) -> None:
+    page = json.loads(EXAMPLE.read_text())
+    page["value"][0]["displayName"] = "a\u202eb\u009bc\u2028d"
+    hostile = env / "hostile.json"
+    hostile.write_text(json.dumps(page))
+    run("ingest", str(hostile))
+    out = run("incidents", "--format", "json").output
+    assert "\u202e" not in out
+    assert "\u009b" not in out
+    assert "\\u202e" in out
+    titles = {i["title"] for i in json.loads(out)["incidents"]}
+    assert "a\u202eb\u009bc\u2028d" in titles  # same value once decoded
+
+
+def test_store_from_a_newer_afteraction_is_refused(env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import duckdb
+
+    run("ingest", str(EXAMPLE))
+    con = duckdb.connect(str(env / "store.duckdb"))
+    con.execute("UPDATE store_meta SET value = '99' WHERE key = 'schema_version'")
+    con.close()
+    code = run_main(["ingest", str(EXAMPLE)], monkeypatch)
+    assert code == 5
+    assert "newer afteraction" in capsys.readouterr().err

@@ -210,3 +210,46 @@ def test_corrupt_store_file_is_a_store_error(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not a duckdb file" * 100)
     with pytest.raises(StoreError, match=r"bad\.duckdb"):
         Store(bad)
+
+
+def test_equal_timestamps_resolve_the_same_whatever_the_order(tmp_path: Path) -> None:
+    a = make_incident(title="Graph title")
+    b = make_incident(title="Legacy title")
+    titles = []
+    for order in ((a, b), (b, a)):
+        with Store(tmp_path / f"order-{len(titles)}.duckdb") as s:
+            for item in order:
+                ingest(s, [item])
+            titles.append(rows(s, "SELECT title FROM incidents")[0][0])
+            # within one file the same rule applies
+            ingest(s, list(reversed(order)))
+            assert rows(s, "SELECT title FROM incidents")[0][0] == titles[-1]
+    assert titles[0] == titles[1]
+
+
+def test_a_stub_left_without_alerts_is_removed(store: Store) -> None:
+    ingest(store, [make_alert("m1", incident_id="3", title="moves")])
+    assert rows(store, "SELECT id, is_stub FROM incidents") == [("3", True)]
+    moved = make_alert("m1", incident_id="4", title="moves", updated=T0 + timedelta(hours=1))
+    ingest(store, [moved])
+    assert rows(store, "SELECT id, is_stub FROM incidents ORDER BY id") == [("4", True)]
+
+
+def test_store_in_a_directory_with_glob_characters(tmp_path: Path) -> None:
+    folder = tmp_path / "we[ird]*dir"
+    with Store(folder / "s.duckdb") as s:
+        result = ingest(s, [make_incident()])
+        assert result.counts.incidents["new"] == 1
+        assert not [p for p in folder.iterdir() if p.name.startswith(".afteraction-staging")]
+
+
+def test_a_value_the_store_cannot_hold_fails_the_file_not_the_store(store: Store) -> None:
+    from afteraction.errors import StoreError
+
+    too_big = msgspec.structs.replace(make_incident(), priority_score=2**40)
+    run = store.start_run(attack_version="18.1", attack_source="t", strict=False, files=1)
+    with pytest.raises(StoreError, match=r"f\.json"):
+        store.ingest_file(run, "f.json", "graph-incidents", [too_big])
+    assert store.table_counts()["incidents"] == 0
+    assert rows(store, "SELECT status FROM ingest_files") == [("failed",)]
+    assert ingest(store, [make_incident()]).counts.incidents["new"] == 1

@@ -301,6 +301,9 @@ class KnowledgeBase:
             hits.append(self._hit(kind, target, "revoked-id"))  # type: ignore[arg-type]
         for kind, oid, matched_on in self._names.get(" ".join(q.split()).lower(), []):
             hits.append(self._hit(kind, oid, matched_on))
+        tactic = self.tactic(q)  # Defender PascalCase and Sigma spellings: CommandAndControl, lateral_movement
+        if tactic is not None and not any(h is not None and h.id == tactic.id for h in hits):
+            hits.append(self._hit("tactic", tactic.id, "name"))
         found = list(dict.fromkeys(h for h in hits if h is not None))
         if not found and len(q) >= 3:
             needle = q.lower()

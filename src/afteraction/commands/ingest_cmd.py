@@ -13,6 +13,12 @@ from afteraction.render.json import iso, to_json
 from afteraction.render.terminal import safe
 
 
+def _db_option(func: Any) -> Any:
+    """``--db`` accepted after the command too (``afteraction ingest x.json --db store.duckdb``)."""
+    return click.option("--db", "db_path", type=click.Path(dir_okay=False), default=None,
+                        help="DuckDB store file (same as the global --db).")(func)
+
+
 def _format_names() -> list[str]:
     from afteraction.ingest import READERS
 
@@ -26,8 +32,11 @@ def _format_names() -> list[str]:
 @click.option("--strict", is_flag=True, help="Exit with status 7 if any record is rejected or file fails.")
 @click.option("--summary", "summary_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="How to print the closing summary.")
+@_db_option
 @click.pass_obj
-def ingest(app: Any, paths: tuple[str, ...], fmt: str | None, strict: bool, summary_format: str) -> None:
+def ingest(
+    app: Any, paths: tuple[str, ...], fmt: str | None, strict: bool, summary_format: str, db_path: str | None
+) -> None:
     """Ingest Defender incident/alert exports into the store.
 
     PATH may be a file, a directory (read recursively: *.json, *.jsonl, *.ndjson, *.gz) or a glob.
@@ -36,6 +45,7 @@ def ingest(app: Any, paths: tuple[str, ...], fmt: str | None, strict: bool, summ
     """
     from afteraction.store.loader import ingest_paths
 
+    app.db = db_path or app.db
     kb = app.kb()
     with app.store() as store, _Progress() as progress:
         summary = ingest_paths(store, paths, kb, fmt=fmt, strict=strict,
@@ -117,6 +127,7 @@ def _summary_dict(summary: Any) -> dict[str, Any]:
         "rejected": summary.rejected,
         "redirected_techniques": summary.redirected_techniques,
         "unknown_techniques": sorted(summary.unknown_techniques),
+        "deprecated_techniques": sorted(summary.deprecated_techniques),
     }
 
 
@@ -137,6 +148,9 @@ def _echo_summary(summary: Any) -> None:
     if summary.unknown_techniques:
         unknown = ", ".join(safe(t) for t in sorted(summary.unknown_techniques)[:20])
         click.echo(f"Techniques not in ATT&CK {summary.attack_version} (kept as given): {unknown}")
+    if summary.deprecated_techniques:
+        retired = ", ".join(safe(t) for t in sorted(summary.deprecated_techniques)[:20])
+        click.echo(f"Techniques deprecated in ATT&CK {summary.attack_version} (no replacement; kept): {retired}")
     click.echo(f"Rejected records: {summary.rejected}")
     if summary.rejected:
         click.echo(f"  see them with: duckdb {safe(summary.db_path)} "  # noqa: S608 - a hint, not a query
@@ -147,11 +161,13 @@ def _echo_summary(summary: Any) -> None:
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most N incidents.")
+@_db_option
 @click.pass_obj
-def incidents(app: Any, fmt: str, limit: int | None) -> None:
+def incidents(app: Any, fmt: str, limit: int | None, db_path: str | None) -> None:
     """List the stored incidents, newest first, with alert, technique and evidence counts."""
     from afteraction.store.tables import connect, incident_overview
 
+    app.db = db_path or app.db
     with app.store(read_only=True) as store:
         expr = incident_overview(connect(store))
         if limit:

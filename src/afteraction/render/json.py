@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -16,10 +17,19 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
+# msgspec escapes C0 controls; C1 controls and bidi/separator characters would reach a terminal raw.
+_ESCAPE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def to_json(value: Any, *, indent: int = 2) -> str:
-    """Encode ``value`` (msgspec Structs, dicts, lists, datetimes...) as deterministic JSON text."""
+    """Encode ``value`` (msgspec Structs, dicts, lists, datetimes...) as deterministic JSON text.
+
+    Characters that can disguise or control terminal output are written as ``\\uXXXX`` escapes, which
+    is the same JSON value.
+    """
     raw = msgspec.json.Encoder(order="sorted", enc_hook=_default).encode(value)
-    return msgspec.json.format(raw, indent=indent).decode() if indent else raw.decode()
+    text = msgspec.json.format(raw, indent=indent).decode() if indent else raw.decode()
+    return _ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def iso(value: datetime | None) -> str | None:

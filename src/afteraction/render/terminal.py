@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
-# C0 controls except tab, DEL, C1 controls, and the Unicode bidi overrides/isolates used to disguise text.
-_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0 controls except tab, DEL, C1 controls, line/paragraph separators, and the Unicode bidi marks,
+# embeddings, overrides and isolates used to disguise text (Trojan Source).
+UNSAFE_CHARS = "\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(f"[{UNSAFE_CHARS}]")
 
 
 def safe(value: object, max_len: int | None = None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import shutil
@@ -15,7 +16,7 @@ from types import TracebackType
 import duckdb
 import platformdirs
 
-from afteraction.errors import StoreError
+from afteraction.errors import AfteractionError, StoreError
 from afteraction.model import Alert, Incident
 from afteraction.store.merge import MergeCounts, attach_staging, drop_staging, publish
 from afteraction.store.pipeline import BackgroundStager
@@ -144,7 +145,7 @@ class Store:
             self.con.execute("BEGIN TRANSACTION")
             in_transaction = True
             if staged:
-                attach_staging(self.con, staging)
+                attach_staging(self.con, stager.files)
                 result.counts = publish(self.con, result.file_id)
             if rejections:
                 self.con.executemany("INSERT INTO rejected_records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rejections)
@@ -153,12 +154,17 @@ class Store:
             self.con.execute("COMMIT")
         except BaseException as exc:
             stager.abandon()
-            if in_transaction:
-                self.con.execute("ROLLBACK")
-            result.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            with contextlib.suppress(duckdb.Error):
+                if in_transaction:
+                    self.con.execute("ROLLBACK")
+            result.status = "failed" if isinstance(exc, Exception) else "interrupted"
             result.error = str(exc) or type(exc).__name__
             result.counts = MergeCounts()
-            self._record_file(result, run_id, size_bytes, started)
+            with contextlib.suppress(duckdb.Error):
+                self._record_file(result, run_id, size_bytes, started)
+            if isinstance(exc, Exception) and not isinstance(exc, AfteractionError | OSError | EOFError):
+                # e.g. DuckDB out of memory, or a value the store cannot hold: this file fails, others go on
+                raise StoreError(f"cannot store {path}: {type(exc).__name__}: {exc}") from exc
             raise
         finally:
             drop_staging(self.con)

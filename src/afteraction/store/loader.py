@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import msgspec
 
-from afteraction.errors import InputError, UsageError
+from afteraction.errors import InputError, StoreError, UsageError
 from afteraction.ingest import READERS, open_input, sniff
 from afteraction.model import Alert, Incident, TechniqueRef, TechniqueStatus
 from afteraction.store.db import FileResult, Store
@@ -35,6 +35,7 @@ class IngestSummary:
     counts: MergeCounts = field(default_factory=MergeCounts)
     redirected_techniques: dict[str, str] = field(default_factory=dict)
     unknown_techniques: set[str] = field(default_factory=set)
+    deprecated_techniques: set[str] = field(default_factory=set)
 
     @property
     def rejected(self) -> int:
@@ -83,6 +84,7 @@ class TechniqueResolver:
         self._cache: dict[str, TechniqueRef] = {}
         self.redirected: dict[str, str] = {}
         self.unknown: set[str] = set()
+        self.deprecated: set[str] = set()
 
     def ref(self, ref: TechniqueRef) -> TechniqueRef:
         hit = self._cache.get(ref.raw)
@@ -94,6 +96,8 @@ class TechniqueResolver:
             self.redirected[ref.raw] = hit.id
         elif hit.status in (TechniqueStatus.UNKNOWN, TechniqueStatus.INVALID):
             self.unknown.add(hit.raw)
+        elif hit.status == TechniqueStatus.DEPRECATED:
+            self.deprecated.add(hit.id)
         return hit
 
     def alert(self, alert: Alert) -> Alert:
@@ -139,10 +143,10 @@ def ingest_paths(
     status = "interrupted"
     try:
         for path in files:
-            size = path.stat().st_size
-            if on_file:
-                on_file(path, size)
             try:
+                size = path.stat().st_size
+                if on_file:
+                    on_file(path, size)
                 file_fmt = fmt or sniff(path)
                 with open_input(path) as stream:
                     items = resolver.items(READERS[file_fmt](stream, file=str(path)))
@@ -152,15 +156,22 @@ def ingest_paths(
             except InputError as exc:
                 _failed(store, summary, run_id, path, fmt, exc.reason)
                 continue
+            except StoreError as exc:
+                _failed(store, summary, run_id, path, fmt, str(exc))
+                continue
             except (OSError, EOFError, zlib.error) as exc:
                 _failed(store, summary, run_id, path, fmt, f"cannot read: {exc}")
                 continue
             summary.files.append(result)
             summary.counts.add(result.counts)
         status = "ok"
+    except Exception:
+        status = "failed"
+        raise
     finally:
         summary.redirected_techniques = dict(sorted(resolver.redirected.items()))
         summary.unknown_techniques = resolver.unknown
+        summary.deprecated_techniques = resolver.deprecated
         store.finish_run(run_id, status)
     return summary
 

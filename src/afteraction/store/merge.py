@@ -1,12 +1,16 @@
 """Merge a staged batch into the store: idempotent, newest ``last_updated`` wins.
 
-For every staged incident and alert (duplicates within a batch are reduced to the newest, then the
-last one read) the action is:
+For every staged incident and alert (duplicates within a file are first reduced to one by the same
+order) the action is:
 
 * ``new``       not stored yet (or only as a stub incident made from alerts) -> inserted
 * ``unchanged`` the same content is stored -> nothing happens
-* ``older``     the stored version has a later ``last_updated`` -> kept, the staged one dropped
+* ``older``     the stored version wins: a later ``last_updated``, or (equal ``last_updated``, different
+                content) a greater content digest -> kept, the staged one dropped
 * ``updated``   otherwise -> replaced, with its comments, evidence and techniques
+
+The digest tie-break is arbitrary but deterministic, so the outcome never depends on the order in
+which overlapping exports are ingested.
 
 Batches are first written to Parquet files in a staging directory (so memory stays flat and the
 store is untouched while the file is read), then the whole file is merged in one transaction by
@@ -17,7 +21,9 @@ store is untouched while the file is read), then the whole file is merged in one
 records as ``updated`` once, which replaces them with identical content.
 
 Alerts whose incident is not stored get a *stub* incident whose title, severity and times are
-derived from its alerts until the real incident is ingested.
+derived from its alerts until the real incident is ingested; a stub left with no alerts (they moved
+to another incident) is removed. An alert that a newer version of its incident no longer lists keeps
+its ``incident_id`` until the alert itself says otherwise (Defender moves alerts by updating them).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from afteraction.store.rows import column_names
@@ -38,6 +45,7 @@ _ACTION_CASE = """CASE WHEN t.id IS NULL {stub} THEN 'new'
     WHEN t.content_hash = s.content_hash THEN 'unchanged'
     WHEN t.last_updated IS NOT NULL AND (s.last_updated IS NULL OR s.last_updated < t.last_updated)
         THEN 'older'
+    WHEN t.last_updated IS NOT DISTINCT FROM s.last_updated AND s.content_hash < t.content_hash THEN 'older'
     ELSE 'updated' END"""
 
 _SEVERITY_RANK = (
@@ -72,23 +80,30 @@ class MergeCounts:
 STAGING_TABLES = ("stg_incidents", "stg_alerts", "stg_techniques", "stg_evidence", "stg_comments")
 
 
-def stage_batch(directory: Path, tables: dict[str, pa.Table], number: int) -> None:
-    """Write one batch's staging tables as Parquet files ``<table>-<number>.parquet`` in ``directory``."""
+def stage_batch(directory: Path, tables: dict[str, pa.Table], number: int) -> dict[str, Path]:
+    """Write one batch's staging tables as Parquet files in ``directory``; returns them by table."""
+    written = {}
     for name, table in tables.items():
-        pq.write_table(table, directory / f"{name}-{number:06d}.parquet", compression="lz4")
+        path = directory / f"{name}-{number:06d}.parquet"
+        pq.write_table(table, path, compression="lz4")
+        written[name] = path
+    return written
 
 
-def attach_staging(con: duckdb.DuckDBPyConnection, directory: Path) -> None:
-    """Expose the staged Parquet files as the ``stg_*`` views that :func:`publish` reads."""
+def attach_staging(con: duckdb.DuckDBPyConnection, files: dict[str, list[Path]]) -> None:
+    """Expose the staged Parquet files as the ``stg_*`` relations that :func:`publish` reads.
+
+    They are registered as Arrow datasets over the exact file list, so no path is ever read as a glob
+    pattern (a store directory may contain ``[`` or ``*``).
+    """
     for name in STAGING_TABLES:
-        pattern = str(directory / f"{name}-*.parquet").replace("'", "''")
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet('{pattern}')")
+        con.register(name, ds.dataset([str(p) for p in files[name]], format="parquet"))
 
 
 def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
-    """Remove the staging views and work tables of the last publish."""
+    """Remove the staging relations and work tables of the last publish."""
     for name in STAGING_TABLES:
-        con.execute(f"DROP VIEW IF EXISTS {name}")
+        con.unregister(name)
     for name in ("s_inc", "s_alert"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
 
@@ -106,16 +121,17 @@ def publish(con: duckdb.DuckDBPyConnection, file_id: int) -> MergeCounts:
     return counts
 
 
-def _stage(con: duckdb.DuckDBPyConnection, hashed: str, target: str, temp: str, stub: str) -> None:
+def _stage(con: duckdb.DuckDBPyConnection, hashed: str, target: str, temp: str, stub: str, extra: str = "") -> None:
+    """Decide the action for every staged record; the work table holds keys only, not content."""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {temp} AS
         WITH hashed AS ({hashed}),
         dedup AS (
             SELECT * EXCLUDE (rn) FROM (
                 SELECT *, row_number() OVER (PARTITION BY source, id
-                    ORDER BY last_updated DESC NULLS LAST, seq DESC) AS rn
+                    ORDER BY last_updated DESC NULLS LAST, content_hash DESC, seq DESC) AS rn
                 FROM hashed) WHERE rn = 1)
-        SELECT s.*, {_ACTION_CASE.format(stub=stub)} AS action
+        SELECT s.source, s.id, s.seq, s.content_hash{extra}, {_ACTION_CASE.format(stub=stub)} AS action
         FROM dedup s LEFT JOIN {target} t ON t.source = s.source AND t.id = s.id""")
 
 
@@ -131,7 +147,8 @@ def _inserted(con: duckdb.DuckDBPyConnection, sql: str) -> int:
 
 def _merge_incidents(con: duckdb.DuckDBPyConnection, file_id: int, counts: MergeCounts) -> None:
     hashed = f"""
-        SELECT i.*, hash({_cols("incidents", "i.")}, coalesce(c.h, 0))::VARCHAR AS content_hash
+        SELECT i.source, i.id, i.seq, i.last_updated,
+            hash({_cols("incidents", "i.")}, coalesce(c.h, 0))::VARCHAR AS content_hash
         FROM stg_incidents i LEFT JOIN (
             SELECT batch_seq, bit_xor(hash(seq, {_cols("comments")})) AS h FROM stg_comments
             WHERE parent_kind = 'incident' GROUP BY batch_seq) c ON c.batch_seq = i.seq"""
@@ -142,8 +159,8 @@ def _merge_incidents(con: duckdb.DuckDBPyConnection, file_id: int, counts: Merge
     con.execute(f"DELETE FROM incidents WHERE (source, id) IN ({changed})")
     con.execute(f"DELETE FROM comments WHERE parent_kind = 'incident' AND (source, parent_id) IN ({changed})")
     con.execute(
-        f"INSERT INTO incidents BY NAME SELECT {_cols('incidents')}, content_hash, false AS is_stub, "
-        f"{int(file_id)} AS ingest_file_id FROM s_inc WHERE {_CHANGED}"
+        f"INSERT INTO incidents BY NAME SELECT {_cols('incidents', 'x.')}, s.content_hash, false AS is_stub, "
+        f"{int(file_id)} AS ingest_file_id FROM stg_incidents x JOIN s_inc s ON x.seq = s.seq WHERE s.{_CHANGED}"
     )
     con.execute(
         f"INSERT INTO comments BY NAME SELECT x.source, x.parent_kind, x.parent_id, x.seq, {_cols('comments', 'x.')} "
@@ -154,7 +171,8 @@ def _merge_incidents(con: duckdb.DuckDBPyConnection, file_id: int, counts: Merge
 
 def _merge_alerts(con: duckdb.DuckDBPyConnection, file_id: int, counts: MergeCounts) -> None:
     hashed = f"""
-        SELECT a.*, hash({_cols("alerts", "a.")}, coalesce(c.h, 0))::VARCHAR AS content_hash
+        SELECT a.source, a.id, a.seq, a.last_updated, a.incident_id,
+            hash({_cols("alerts", "a.")}, coalesce(c.h, 0))::VARCHAR AS content_hash
         FROM stg_alerts a LEFT JOIN (
             SELECT batch_seq, bit_xor(h) AS h FROM (
                 SELECT batch_seq, hash('t', seq, {_cols("alert_techniques")}) AS h FROM stg_techniques
@@ -164,7 +182,7 @@ def _merge_alerts(con: duckdb.DuckDBPyConnection, file_id: int, counts: MergeCou
                 SELECT batch_seq, hash('c', seq, {_cols("comments")}) FROM stg_comments
                 WHERE parent_kind = 'alert')
             GROUP BY batch_seq) c ON c.batch_seq = a.seq"""
-    _stage(con, hashed, "alerts", "s_alert", "")
+    _stage(con, hashed, "alerts", "s_alert", "", ", s.incident_id, t.incident_id AS old_incident_id")
     for action, n in _tally(con, "s_alert").items():
         counts.alerts[action] += n
     changed = f"SELECT source, id FROM s_alert WHERE {_CHANGED}"
@@ -173,8 +191,8 @@ def _merge_alerts(con: duckdb.DuckDBPyConnection, file_id: int, counts: MergeCou
     con.execute(f"DELETE FROM evidence WHERE (source, alert_id) IN ({changed})")
     con.execute(f"DELETE FROM comments WHERE parent_kind = 'alert' AND (source, parent_id) IN ({changed})")
     con.execute(
-        f"INSERT INTO alerts BY NAME SELECT {_cols('alerts')}, source, content_hash, "
-        f"{int(file_id)} AS ingest_file_id FROM s_alert WHERE {_CHANGED}"
+        f"INSERT INTO alerts BY NAME SELECT {_cols('alerts', 'x.')}, x.source, s.content_hash, "
+        f"{int(file_id)} AS ingest_file_id FROM stg_alerts x JOIN s_alert s ON x.seq = s.seq WHERE s.{_CHANGED}"
     )
     winners = (
         "JOIN s_alert s ON x.source = s.source AND x.parent_id = s.id AND x.batch_seq = s.seq "
@@ -196,13 +214,19 @@ def _merge_alerts(con: duckdb.DuckDBPyConnection, file_id: int, counts: MergeCou
 
 
 def _create_stubs(con: duckdb.DuckDBPyConnection, file_id: int) -> None:
-    """Make or refresh stub incidents for alerts whose incident is not stored."""
+    """Make, refresh or remove stub incidents for the incidents that changed alerts point to (or left)."""
+    affected = f"""
+        SELECT source, incident_id AS id FROM s_alert WHERE {_CHANGED} AND incident_id IS NOT NULL
+        UNION SELECT source, old_incident_id FROM s_alert WHERE {_CHANGED} AND old_incident_id IS NOT NULL"""
     con.execute(
         "INSERT INTO incidents (source, id, is_stub, ingest_file_id) "
         f"SELECT DISTINCT s.source, s.incident_id, true, {int(file_id)} FROM s_alert s "
         f"WHERE s.incident_id IS NOT NULL AND s.{_CHANGED} "
         "AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.source = s.source AND i.id = s.incident_id)"
     )
+    con.execute(f"""
+        DELETE FROM incidents WHERE is_stub AND (source, id) IN ({affected})
+        AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.source = incidents.source AND a.incident_id = incidents.id)""")
     con.execute(f"""
         UPDATE incidents SET
             title = d.title, severity = d.severity, status = d.status, tenant_id = d.tenant_id,
@@ -219,7 +243,6 @@ def _create_stubs(con: duckdb.DuckDBPyConnection, file_id: int) -> None:
                 max(coalesce(a.last_activity, a.first_activity)) AS last_activity,
                 CASE WHEN bool_and(a.status = 'resolved') THEN max(a.resolved) END AS resolved
             FROM alerts a
-            WHERE (a.source, a.incident_id) IN (
-                SELECT source, incident_id FROM s_alert WHERE {_CHANGED} AND incident_id IS NOT NULL)
+            WHERE (a.source, a.incident_id) IN ({affected})
             GROUP BY a.source, a.incident_id) d
         WHERE incidents.source = d.source AND incidents.id = d.incident_id AND incidents.is_stub""")

@@ -22,6 +22,7 @@ class BackgroundStager:
         self._queue: queue.Queue[Batch | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self.staged = 0
+        self.files: dict[str, list[Path]] = {}
         self._thread = threading.Thread(target=self._run, name="afteraction-stage", daemon=True)
         self._thread.start()
 
@@ -30,7 +31,8 @@ class BackgroundStager:
             if self._error is not None:
                 continue  # drain after a failure; the caller will clean up
             try:
-                stage_batch(self._directory, batch.tables(), self.staged)
+                for name, path in stage_batch(self._directory, batch.tables(), self.staged).items():
+                    self.files.setdefault(name, []).append(path)
                 self.staged += 1
             except BaseException as exc:  # re-raised in the caller's thread
                 self._error = exc

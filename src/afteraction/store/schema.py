@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import duckdb
 
+from afteraction.errors import StoreError
+
 SCHEMA_VERSION = 1
 
 _EVIDENCE_TEXT_COLUMNS = (
@@ -115,6 +117,11 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
     """Bring the schema up to :data:`SCHEMA_VERSION`; returns the version found before."""
     found = current_version(con)
+    if found > SCHEMA_VERSION:
+        raise StoreError(
+            f"this store has schema version {found}, written by a newer afteraction; this one knows "
+            f"version {SCHEMA_VERSION}: upgrade afteraction to use it"
+        )
     for version in sorted(v for v in MIGRATIONS if v > found):
         con.execute("BEGIN TRANSACTION")
         for statement in MIGRATIONS[version]:

@@ -133,7 +133,7 @@ def test_duplicates_in_one_file_keep_the_newest(store: Store) -> None:
 
 def test_interrupted_file_leaves_store_unchanged(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     ingest(store, [make_incident("1")])
-    monkeypatch.setattr("afteraction.store.db.BATCH_RECORDS", 1)  # merges happen before the interrupt
+    monkeypatch.setattr("afteraction.store.pipeline.BATCH_RECORDS", 1)  # batches are staged before the interrupt
     audit = ("ingest_files", "ingest_runs")
     before = {k: v for k, v in store.table_counts().items() if k not in audit}
 
@@ -152,7 +152,7 @@ def test_interrupted_file_leaves_store_unchanged(store: Store, monkeypatch: pyte
 
 
 def test_batches_inside_one_file_commit_together(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("afteraction.store.db.BATCH_RECORDS", 2)
+    monkeypatch.setattr("afteraction.store.pipeline.BATCH_RECORDS", 2)
     items = [make_incident(str(i)) for i in range(7)]
     result = ingest(store, items)
     assert result.counts.incidents["new"] == 7

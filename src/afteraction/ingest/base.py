@@ -7,8 +7,9 @@ bad record. Whole-file problems (empty, not JSON) raise :class:`afteraction.erro
 
 from __future__ import annotations
 
-import json
+import gzip
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, Protocol
 
@@ -16,6 +17,7 @@ import msgspec
 
 from afteraction.errors import FormatError, Location
 from afteraction.ingest.normalize import FieldError
+from afteraction.ingest.scan import ArrayWalk, Damaged, bad_utf8_pointer, members, ws
 from afteraction.model import Alert, Incident
 
 SNIPPET_CHARS = 500
@@ -77,10 +79,12 @@ def snippet(raw: bytes | str) -> str:
     return raw[:SNIPPET_CHARS]
 
 
-def convert_one(
-    raw: bytes, convert: Convert, *, file: str, record: int, prefix: str, line: int | None = None
-) -> Item:
-    """Decode and convert one record, turning every record-level failure into a :class:`Rejection`."""
+def convert_one(raw: bytes, convert: Convert, *, file: str, record: int, prefix: str, line: int | None = None) -> Item:
+    """Decode and convert one record, turning every record-level failure into a :class:`Rejection`.
+
+    Besides msgspec's errors this covers invalid UTF-8 inside a string, nesting deeper than the
+    recursion limit and any other ``ValueError``/``OverflowError`` raised while converting.
+    """
     try:
         return convert(raw)
     except msgspec.ValidationError as exc:
@@ -89,19 +93,51 @@ def convert_one(
         reason, pointer = exc.reason, exc.pointer
     except msgspec.DecodeError as exc:
         reason, pointer = f"invalid JSON: {exc}", ""
+    except UnicodeDecodeError as exc:
+        reason, pointer = f"invalid UTF-8 in a string ({exc.reason})", bad_utf8_pointer(raw)
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as where:
+            reason = f"invalid UTF-8 at byte {where.start} of the record ({where.reason})"
+    except RecursionError:
+        reason, pointer = "JSON nested too deeply to read", ""
+    except (ValueError, OverflowError) as exc:
+        reason, pointer = f"unusable value: {exc}", ""
     return Rejection(
         file=file, record=record, pointer=prefix + pointer or None, line=line, reason=reason, snippet=snippet(raw)
     )
 
 
-def read_all(stream: BinaryIO, file: str) -> bytes:
-    """Whole content without BOM; an empty or blank file raises :class:`FormatError`."""
-    data = stream.read()
+READ_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+"""Errors of a damaged compressed stream (truncated, corrupt data or CRC) raised part-way through reading."""
+_CHUNK = 1 << 20
+
+
+def read_error_reason(exc: BaseException) -> str:
+    """Reason text for a :data:`READ_ERRORS` exception."""
+    return f"truncated or corrupt compressed data ({type(exc).__name__}: {exc})"
+
+
+def read_whole(stream: BinaryIO, file: str) -> tuple[bytes, str | None]:
+    """Whole content without BOM, and the reason the read stopped early (damaged compressed data) or None.
+
+    Read in chunks (``read1`` where available) so that everything decompressed before the damage is
+    kept. An empty or blank file, or one whose damage leaves nothing readable, raises :class:`FormatError`.
+    """
+    read = getattr(stream, "read1", None) or stream.read
+    chunks = []
+    error = None
+    try:
+        while chunk := read(_CHUNK):
+            chunks.append(chunk)
+    except READ_ERRORS as exc:
+        error = read_error_reason(exc)
+    data = b"".join(chunks)
     if data.startswith(BOM):
         data = data[3:]
     if not data.strip():
-        raise FormatError("the file is empty", Location(file=file))
-    return data
+        raise FormatError(f"cannot read: {error}" if error else "the file is empty", Location(file=file))
+    return data, error
 
 
 class _Envelope(msgspec.Struct):
@@ -115,11 +151,12 @@ _LIST = msgspec.json.Decoder(list[msgspec.Raw])
 def read_records(stream: BinaryIO, file: str, convert: Convert) -> Iterator[Item]:
     """Records of a ``{"value": [...]}`` list response or a bare JSON array, one at a time.
 
-    Each record is decoded on its own, so a bad record becomes a :class:`Rejection` at
-    ``/value/<i>/...``. If the file itself is damaged (e.g. truncated), every complete record before
-    the damage is still yielded, followed by a rejection naming the byte offset and line.
+    The file is read into memory whole (Graph pages are small; NDJSON is the streaming format). Each
+    record is decoded on its own, so a bad record becomes a :class:`Rejection` at ``/value/<i>/...``.
+    If the file itself is damaged (e.g. truncated, or truncated compressed data), every complete
+    record before the damage is still yielded, followed by a rejection naming the byte offset and line.
     """
-    data = read_all(stream, file)
+    data, read_error = read_whole(stream, file)
     first = data.lstrip()[:1]
     if first not in (b"{", b"["):
         raise FormatError("not a JSON document (expected '{' or '[')", Location(file=file))
@@ -132,27 +169,63 @@ def read_records(stream: BinaryIO, file: str, convert: Convert) -> Iterator[Item
         else:
             items = _LIST.decode(data)
     except msgspec.ValidationError as exc:
-        reason, pointer = split_validation(str(exc))
-        raise FormatError(f"not a list response: {reason}", Location(file=file, pointer=pointer)) from None
-    except msgspec.DecodeError as exc:
-        yield from _recover(data, file, convert, prefix, str(exc))
+        if read_error is None:
+            reason, pointer = split_validation(str(exc))
+            raise FormatError(f"not a list response: {reason}", Location(file=file, pointer=pointer)) from None
+        error = read_error
+    except (msgspec.DecodeError, RecursionError) as exc:
+        error = read_error or ("JSON nested too deeply" if isinstance(exc, RecursionError) else str(exc))
+    else:
+        for i, raw in enumerate(items):
+            yield convert_one(bytes(raw), convert, file=file, record=i, prefix=f"{prefix}/{i}")
+        if read_error is not None:
+            yield _tail(data, file, None, None, f"{read_error} after the end of the JSON document")
         return
-    for i, raw in enumerate(items):
-        yield convert_one(bytes(raw), convert, file=file, record=i, prefix=f"{prefix}/{i}")
+    yield from _recover(data, file, convert, prefix, error, read_error is not None)
 
 
 def read_single(stream: BinaryIO, file: str, convert: Convert) -> Iterator[Item]:
     """One JSON object as one record (record 0)."""
-    data = read_all(stream, file)
+    data, read_error = read_whole(stream, file)
     if data.lstrip()[:1] != b"{":
         raise FormatError("not a JSON object", Location(file=file))
-    yield convert_one(data, convert, file=file, record=0, prefix="")
+    item = convert_one(data, convert, file=file, record=0, prefix="")
+    if read_error is None:
+        yield item
+    elif isinstance(item, Rejection):
+        yield msgspec.structs.replace(item, reason=f"{read_error}: the object is incomplete ({item.reason})")
+    else:
+        yield item
+        yield _tail(data, file, None, None, f"{read_error} after the end of the JSON document")
 
 
 def read_lines(stream: BinaryIO, file: str, convert: Convert) -> Iterator[Item]:
-    """NDJSON: one record per non-blank line, read line by line (record = line number - 1)."""
+    """NDJSON: one record per non-blank line, read line by line (record = line number - 1).
+
+    Damaged compressed data ends the file: every complete line before it is yielded, then one
+    rejection for the rest (unless not a single line could be read, which raises :class:`FormatError`).
+    """
     seen = False
-    for number, line in enumerate(stream, 1):
+    number = 0
+    readline = stream.readline
+    while True:
+        try:
+            line = readline()
+        except READ_ERRORS as exc:
+            reason = read_error_reason(exc)
+            if not seen:
+                raise FormatError(f"cannot read: {reason}", Location(file=file, line=number + 1)) from None
+            yield Rejection(
+                file=file,
+                record=number,
+                pointer=None,
+                line=number + 1,
+                reason=f"{reason} after line {number}; lines from {number + 1} on are unreadable",
+            )
+            return
+        if not line:
+            break
+        number += 1
         if number == 1 and line.startswith(BOM):
             line = line[3:]
         if not line.strip():
@@ -165,81 +238,56 @@ def read_lines(stream: BinaryIO, file: str, convert: Convert) -> Iterator[Item]:
         raise FormatError("the file is empty", Location(file=file))
 
 
-_WS = re.compile(r"[ \t\n\r]*")
+def _tail(data: bytes, file: str, record: int | None, pos: int | None, reason: str, prefix: str = "") -> Rejection:
+    line = None if pos is None else data.count(b"\n", 0, pos) + 1
+    return Rejection(
+        file=file,
+        record=record,
+        pointer=None if record is None else f"{prefix}/{record}",
+        line=line,
+        reason=reason,
+        snippet=None if pos is None else snippet(data[pos : pos + SNIPPET_CHARS * 4]) or None,
+    )
 
 
-class _Damaged(Exception):
-    pass
+def _recover(data: bytes, file: str, convert: Convert, prefix: str, error: str, read_error: bool) -> Iterator[Item]:
+    """Walk a damaged document with the non-recursive scanner and salvage every delimitable record.
 
-
-def _recover(data: bytes, file: str, convert: Convert, prefix: str, error: str) -> Iterator[Item]:
-    """Walk a damaged document with ``json.JSONDecoder.raw_decode`` and salvage complete records."""
-    text = data.decode("utf-8", "replace")
-    decoder = json.JSONDecoder()
+    A record that is delimitable but bad (``NaN``, a lone surrogate, deep nesting...) is rejected on its
+    own and the walk goes on. A tail rejection is added only when the walk stops on damage (or when the
+    compressed stream was damaged): then the records from there on are unreadable.
+    """
+    walk = ArrayWalk(data)
     index = 0
-    pos = 0
-
-    def ws(p: int) -> int:
-        return _WS.match(text, p).end()  # type: ignore[union-attr]
-
-    def expect(p: int, char: str) -> int:
-        p = ws(p)
-        if text[p : p + 1] != char:
-            raise _Damaged
-        return p + 1
-
-    def array(p: int) -> Iterator[Item]:
-        nonlocal index, pos
-        p = expect(p, "[")
-        pos = p = ws(p)
-        if text[p : p + 1] == "]":
-            pos = p + 1
-            return
-        while True:
-            pos = p = ws(p)
-            _, end = decoder.raw_decode(text, p)
-            yield convert_one(
-                text[p:end].encode(), convert, file=file, record=index, prefix=f"{prefix}/{index}"
-            )
-            index += 1
-            pos = p = ws(end)
-            if text[p : p + 1] == ",":
-                p += 1
-                continue
-            pos = p = expect(p, "]")
-            return
-
+    found = not prefix
     try:
         if prefix:
-            p = expect(0, "{")
-            while True:
-                pos = p = ws(p)
-                if text[p : p + 1] == "}":
+            for key, start in members(data, ws(data, 0)):
+                if key == b"value" and data[start : start + 1] == b"[":
+                    found = True
                     break
-                key, p = decoder.raw_decode(text, p)
-                p = expect(p, ":")
-                if key == "value":
-                    yield from array(p)
-                    p = pos
-                else:
-                    _, p = decoder.raw_decode(text, ws(p))
-                pos = p = ws(p)
-                if text[p : p + 1] == ",":
-                    p += 1
-        else:
-            yield from array(0)
-    except (ValueError, IndexError, _Damaged):
-        pass
-    line = text.count("\n", 0, pos) + 1
-    offset = len(text[:pos].encode("utf-8", "replace"))
-    yield Rejection(
-        file=file,
-        record=index,
-        pointer=f"{prefix}/{index}",
-        line=line,
-        reason=f"damaged JSON from byte {offset} (line {line}); records from here on are unreadable ({error})",
-        snippet=snippet(text[pos:]) or None,
+        if found:
+            for begin, end in walk.elements(start if prefix else ws(data, 0)):
+                yield convert_one(data[begin:end], convert, file=file, record=index, prefix=f"{prefix}/{index}")
+                index += 1
+    except Damaged as exc:
+        walk.damage, walk.resume = exc.pos, 0
+    if walk.damage is None and not found:
+        raise FormatError('no "value" array: not a list response', Location(file=file, pointer="/value"))
+    if walk.damage is None:
+        if read_error:
+            yield _tail(data, file, None, None, f"{error} after the last record")
+        return
+    pos = walk.resume
+    line = data.count(b"\n", 0, walk.damage) + 1
+    where = f"byte {walk.damage} (line {line}{', where the data ends' if walk.damage >= len(data) else ''})"
+    lost = "records from here on are unreadable"
+    reason = (
+        f"{error}: readable data ends at {where}; {lost}"
+        if read_error
+        else f"damaged JSON at {where}; {lost} ({error})"
     )
+    yield _tail(data, file, index, pos, reason, prefix)
 
 
 def as_dict_list(value: Any) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from afteraction.ingest.normalize import REMEDIATION, VERDICT, FieldError, timestamp
+from afteraction.ingest.wire import INT64
 from afteraction.model import Evidence
 
 ODATA_PREFIX = "#microsoft.graph.security."
@@ -252,12 +253,10 @@ def identify(type_: str, cols: dict[str, Any], raw: dict[str, Any]) -> tuple[str
 
 def put(cols: dict[str, Any], col: str, value: Any) -> bool:
     """Set column ``col`` from a wire value if its type fits and it does not conflict; report success."""
-    if col in INT_COLUMNS:
-        if isinstance(value, int) and not isinstance(value, bool):
-            pass
-        elif isinstance(value, str) and value.isdigit():
+    if col in INT_COLUMNS:  # signed 64-bit; anything else stays in extra
+        if type(value) is str and value.isascii() and value.isdigit() and len(value) <= 19:
             value = int(value)
-        else:
+        if type(value) is not int or not INT64[0] <= value <= INT64[1]:
             return False
     elif isinstance(value, str):
         pass

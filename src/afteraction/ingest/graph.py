@@ -132,8 +132,18 @@ def is_incident(w: WIncident) -> bool:
     return w.alerts is not None or (w.display_name is not None and w.title is None)
 
 
+def looks_like_alert(w: WIncident) -> bool:
+    """An alert given to an incident reader: no ``displayName``/``alerts``, but a ``title`` or alert type."""
+    if w.alerts is not None or w.display_name is not None:
+        return False
+    return w.title is not None or (w.odata_type or "").endswith(".alert")
+
+
 def _incident(raw: bytes) -> Incident:
-    return incident_from_wire(_INCIDENT.decode(raw))
+    w = _INCIDENT.decode(raw)
+    if looks_like_alert(w):
+        raise FieldError("", "looks like an alert, not an incident; use --format graph-alerts")
+    return incident_from_wire(w)
 
 
 def _alert(raw: bytes) -> Alert:

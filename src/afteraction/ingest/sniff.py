@@ -1,7 +1,8 @@
 """Opening inputs (gzip by magic bytes, UTF-8 BOM stripped) and format sniffing from content.
 
 Sniffing peeks at the first :data:`PEEK_BYTES` of the decompressed content and never reads a whole
-large file; it looks for the envelope, the first record's ``@odata.type`` and marker keys.
+large file; it looks for the envelope, then at the first record's own (top-level) keys only: its
+``@odata.type``, else marker keys.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from afteraction.errors import FormatError, Location
+from afteraction.ingest.base import READ_ERRORS
+from afteraction.ingest.scan import Damaged, expect, object_keys, skip_value, string_at, ws
 
 GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"
@@ -44,45 +47,77 @@ def open_input(path: str | Path) -> BinaryIO:
 
 
 def _head(path: str | Path) -> bytes:
+    """Up to :data:`PEEK_BYTES` of content; damaged compressed data keeps what was read before it."""
+    chunks: list[bytes] = []
+    size = 0
     with open_input(path) as stream:
         try:
-            return stream.read(PEEK_BYTES)
-        except (OSError, EOFError) as exc:
-            raise FormatError(f"cannot read: {exc}", Location(file=str(path))) from None
+            while size < PEEK_BYTES and (chunk := stream.read1(PEEK_BYTES - size)):  # type: ignore[attr-defined]
+                chunks.append(chunk)
+                size += len(chunk)
+        except (OSError, *READ_ERRORS) as exc:
+            if not chunks:
+                raise FormatError(f"cannot read: {exc}", Location(file=str(path))) from None
+    return b"".join(chunks)
 
 
-_ENVELOPE = re.compile(rb'^\s*\{\s*(?:"@odata\.[^"]*"\s*:\s*(?:"[^"]*"|null|\d+)\s*,\s*)*"value"\s*:\s*\[')
-_ODATA_TYPE = re.compile(rb'"@odata\.type"\s*:\s*"#microsoft\.graph\.security\.(incident|alert)"')
-_ALERTS_ARRAY = re.compile(rb'"alerts"\s*:\s*\[')
-_CONTEXT = re.compile(rb'"@odata\.context"\s*:\s*"[^"]*#security/(incidents|alerts_v2)')
+_CONTEXT = re.compile(r"#security/(incidents|alerts_v2)")
+_LEGACY = (b"incidentName", b"incidentUri")
+_MDE = (b"alertCreationTime", b"machineId", b"computerDnsName", b"firstEventTime")
+_ALERT = (b"title", b"evidence", b"mitreTechniques", b"providerAlertId", b"alertWebUrl")
 
 
-def _key(name: bytes) -> re.Pattern[bytes]:
-    return re.compile(rb'"' + name + rb'"\s*:')
+def _kind(head: bytes, start: int | None) -> str | None:
+    """``legacy``, ``mde``, ``incident`` or ``alert`` from the own (top-level) keys of the record at ``start``.
 
-
-_MDE = [_key(k) for k in (b"alertCreationTime", b"machineId", b"computerDnsName", b"firstEventTime")]
-_LEGACY = [_key(k) for k in (b"incidentName", b"incidentUri")]
-_INCIDENT = [_key(k) for k in (b"displayName", b"alerts", b"incidentWebUrl")]
-_ALERT = [_key(k) for k in (b"title", b"evidence", b"mitreTechniques", b"providerAlertId", b"alertWebUrl")]
-
-
-def _kind(head: bytes) -> str | None:
-    """``legacy``, ``mde``, ``incident`` or ``alert`` for the first record in ``head``."""
-    odata = _ODATA_TYPE.search(head)
-    if odata:
-        kind = odata.group(1).decode()
-        nested = _ALERTS_ARRAY.search(head)
-        return "incident" if kind == "alert" and nested and nested.start() < odata.start() else kind
-    if any(p.search(head) for p in _LEGACY):
-        return "legacy"
-    if any(p.search(head) for p in _MDE):
-        return "mde"
-    if any(p.search(head) for p in _INCIDENT):
+    Keys of nested objects (``userAccount.displayName``, an incident's ``alerts[].title``) never count.
+    """
+    if start is None:
+        return None
+    keys = object_keys(head, start)
+    odata = keys.get(b"@odata.type")
+    odata_type = (string_at(head, odata) or "") if odata is not None else ""
+    if odata_type.endswith(".incident"):
         return "incident"
-    if any(p.search(head) for p in _ALERT):
+    if odata_type.endswith(".alert"):
+        return "alert"
+    if any(k in keys for k in _LEGACY):
+        return "legacy"
+    if any(k in keys for k in _MDE):
+        return "mde"
+    if b"alerts" in keys or (b"title" not in keys and (b"displayName" in keys or b"incidentWebUrl" in keys)):
+        return "incident"
+    if any(k in keys for k in _ALERT):
         return "alert"
     return None
+
+
+def _layout(text: bytes) -> tuple[bool, int | None, str | None]:
+    """(is a list response, start of the first record's object or None, the envelope's ``@odata.context``)."""
+    context = None
+    if text[:1] == b"[":
+        array = 0
+    else:
+        keys = object_keys(text, 0)
+        if b"@odata.context" in keys:
+            context = string_at(text, keys[b"@odata.context"])
+        value = keys.get(b"value")
+        if value is None or text[value : value + 1] != b"[":
+            listed = context is not None and _CONTEXT.search(context) is not None
+            return listed, None if listed else 0, context
+        array = value
+    return True, _first_object(text, array), context
+
+
+def _first_object(text: bytes, array: int) -> int | None:
+    """Start of the first object element of the array at ``array`` (non-objects skipped), if in ``text``."""
+    try:
+        p = ws(text, expect(text, array, b"["))
+        while text[p : p + 1] not in (b"{", b"]", b""):
+            p = ws(text, expect(text, skip_value(text, p), b","))
+    except Damaged:
+        return None
+    return p if text[p : p + 1] == b"{" else None
 
 
 def _is_ndjson(head: bytes) -> bool:
@@ -107,11 +142,12 @@ def sniff_bytes(head: bytes, file: str) -> str:
     known = ", ".join(FORMATS)
     if text[:1] not in (b"{", b"["):
         raise FormatError(f"not JSON; known formats: {known}", Location(file=file))
-    kind = _kind(text)
-    if text[:1] == b"[" or _ENVELOPE.match(text) or _CONTEXT.search(text):
-        context = _CONTEXT.search(text)
-        if context and kind not in ("legacy", "mde"):
-            kind = "incident" if context.group(1) == b"incidents" else "alert"
+    listed, first, context = _layout(text)
+    kind = _kind(text, first)
+    if listed:
+        named = _CONTEXT.search(context or "")
+        if named and kind not in ("legacy", "mde"):
+            kind = "incident" if named.group(1) == "incidents" else "alert"
         fmt = {
             "legacy": "m365d-incidents",
             "mde": "mde-alerts",

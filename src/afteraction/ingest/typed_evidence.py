@@ -18,6 +18,7 @@ import msgspec
 
 from afteraction.ingest.evidence import INT_COLUMNS, ODATA_PREFIX, SPECS, Rule, graph_evidence, rules
 from afteraction.ingest.normalize import REMEDIATION, VERDICT, FieldError, timestamp
+from afteraction.ingest.wire import Int64
 from afteraction.model import Evidence, RemediationStatus, Verdict
 
 # Documented Graph fields without a column of their own (kept in ``extra``), per subtype, and the
@@ -91,7 +92,7 @@ def _build(type_: str) -> tuple[type, _Plan] | None:
     fields: list[tuple[str, Any, None]] = [(k, str | None, None) for k in _BASE_TOP]
     fields += [(k, list[str] | None, None) for k in _BASE_LISTS]
     for wire, col in spec.top.items():
-        fields.append((wire, int | None if col in INT_COLUMNS else str | None, None))
+        fields.append((wire, Int64 | None if col in INT_COLUMNS else str | None, None))
     top_end = len(fields)
     nested = []
     for wire, sub in spec.nested.items():

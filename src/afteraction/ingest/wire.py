@@ -9,9 +9,16 @@ Legacy entities stay dicts.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+
+INT32 = (-(2**31), 2**31 - 1)
+INT64 = (-(2**63), 2**63 - 1)
+Int32 = Annotated[int, msgspec.Meta(ge=INT32[0], le=INT32[1])]
+"""An integer that must fit a signed 32-bit store column (``priorityScore``)."""
+Int64 = Annotated[int, msgspec.Meta(ge=INT64[0], le=INT64[1])]
+"""An integer that must fit a signed 64-bit store column (process ids)."""
 
 
 class WComment(msgspec.Struct, rename="camel", gc=False):
@@ -77,7 +84,7 @@ class WIncident(WAlert):
     resolving_comment: str | None = None
     redirect_incident_id: str | int | None = None
     incident_web_url: str | None = None
-    priority_score: int | None = None
+    priority_score: Int32 | None = None
     custom_tags: list[str] | None = None
     tags: list[str] | None = None
     alerts: list[WAlert] | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import shutil
 import tempfile
@@ -19,11 +18,9 @@ import platformdirs
 from afteraction.errors import AfteractionError, StoreError
 from afteraction.model import Alert, Incident
 from afteraction.store.merge import MergeCounts, attach_staging, drop_staging, publish
-from afteraction.store.pipeline import BackgroundStager
-from afteraction.store.rows import Batch
+from afteraction.store.pipeline import Staged, stage_items
 from afteraction.store.schema import AUDIT_TABLES, DATA_TABLES, migrate
 
-BATCH_RECORDS = 10_000
 SNIPPET_CHARS = 500
 
 
@@ -115,37 +112,27 @@ class Store:
         merged into the store in one transaction. A failure or interrupt while reading leaves the
         store's data as it was, records the file as failed (or interrupted) and re-raises.
         """
+        return self.ingest_staged(
+            run_id, path, fmt, lambda directory: stage_items(items, directory, on_records), size_bytes=size_bytes
+        )
+
+    def ingest_staged(
+        self, run_id: int, path: str, fmt: str, stage: Callable[[Path], Staged], *, size_bytes: int | None = None
+    ) -> FileResult:
+        """Like :meth:`ingest_file`, with the staging done by ``stage`` into the directory it is given."""
         row = self.con.execute("SELECT nextval('ingest_file_ids')").fetchone()
         result = FileResult(path=path, format=fmt, file_id=int(row[0]) if row else 0)
         started = _now()
-        gc_was_enabled = gc.isenabled()
-        gc.disable()  # records form no cycles; collecting during a bulk load only costs time
         staging = Path(tempfile.mkdtemp(prefix=".afteraction-staging-", dir=self.path.parent))
-        stager = BackgroundStager(staging)
         in_transaction = False
         try:
-            batch = Batch()
-            rejections: list[tuple[object, ...]] = []
-            for item in items:
-                result.records_in += 1
-                if isinstance(item, Incident):
-                    batch.add_incident(item)
-                elif isinstance(item, Alert):
-                    batch.add_alert(item)
-                else:
-                    rejections.append(self._rejection_row(item, result, run_id, path))
-                if len(batch) >= BATCH_RECORDS:
-                    stager.submit(batch)
-                    batch = Batch(batch.seq)
-                    if on_records:
-                        on_records(result.records_in)
-            if len(batch):
-                stager.submit(batch)
-            staged = stager.close()
+            staged = stage(staging)
+            result.records_in = staged.records_in
+            rejections = [self._rejection_row(item, result, run_id, path) for item in staged.rejections]
             self.con.execute("BEGIN TRANSACTION")
             in_transaction = True
-            if staged:
-                attach_staging(self.con, stager.files)
+            if staged.files:
+                attach_staging(self.con, staged.files)
                 result.counts = publish(self.con, result.file_id)
             if rejections:
                 self.con.executemany("INSERT INTO rejected_records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rejections)
@@ -153,7 +140,6 @@ class Store:
             self._record_file(result, run_id, size_bytes, started)
             self.con.execute("COMMIT")
         except BaseException as exc:
-            stager.abandon()
             with contextlib.suppress(duckdb.Error):
                 if in_transaction:
                     self.con.execute("ROLLBACK")
@@ -169,10 +155,6 @@ class Store:
         finally:
             drop_staging(self.con)
             shutil.rmtree(staging, ignore_errors=True)
-            if gc_was_enabled:
-                gc.enable()
-        if on_records:
-            on_records(result.records_in)
         return result
 
     def record_failed_file(self, run_id: int, path: str, fmt: str, error: str) -> FileResult:

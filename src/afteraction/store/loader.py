@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import glob
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-import msgspec
-
 from afteraction.errors import InputError, StoreError, UsageError
 from afteraction.ingest import READERS, open_input, sniff
-from afteraction.model import Alert, Incident, TechniqueRef, TechniqueStatus
 from afteraction.store.db import FileResult, Store
 from afteraction.store.merge import MergeCounts
+from afteraction.store.parallel import stage_parallel, use_parallel
+from afteraction.store.techniques import TechniqueResolver
 
 if TYPE_CHECKING:
     from afteraction.attack import KnowledgeBase
@@ -76,45 +75,6 @@ def expand_paths(args: Iterable[str]) -> tuple[list[Path], list[str]]:
     return unique, skipped
 
 
-class TechniqueResolver:
-    """Resolves raw ``mitreTechniques`` against the knowledge base, remembering what it redirected."""
-
-    def __init__(self, kb: KnowledgeBase) -> None:
-        self.kb = kb
-        self._cache: dict[str, TechniqueRef] = {}
-        self.redirected: dict[str, str] = {}
-        self.unknown: set[str] = set()
-        self.deprecated: set[str] = set()
-
-    def ref(self, ref: TechniqueRef) -> TechniqueRef:
-        hit = self._cache.get(ref.raw)
-        if hit is None:
-            res = self.kb.resolve(ref.raw)
-            hit = TechniqueRef(raw=ref.raw, id=res.id, status=TechniqueStatus(res.status))
-            self._cache[ref.raw] = hit
-        if hit.status == TechniqueStatus.REVOKED:
-            self.redirected[ref.raw] = hit.id
-        elif hit.status in (TechniqueStatus.UNKNOWN, TechniqueStatus.INVALID):
-            self.unknown.add(hit.raw)
-        elif hit.status == TechniqueStatus.DEPRECATED:
-            self.deprecated.add(hit.id)
-        return hit
-
-    def alert(self, alert: Alert) -> Alert:
-        if not alert.techniques:
-            return alert
-        return msgspec.structs.replace(alert, techniques=tuple(self.ref(t) for t in alert.techniques))
-
-    def items(self, items: Iterable[object]) -> Iterator[object]:
-        for item in items:
-            if isinstance(item, Incident):
-                if any(a.techniques for a in item.alerts):
-                    item = msgspec.structs.replace(item, alerts=tuple(self.alert(a) for a in item.alerts))
-            elif isinstance(item, Alert):
-                item = self.alert(item)
-            yield item
-
-
 def ingest_paths(
     store: Store,
     paths: Iterable[str],
@@ -148,11 +108,16 @@ def ingest_paths(
                 if on_file:
                     on_file(path, size)
                 file_fmt = fmt or sniff(path)
-                with open_input(path) as stream:
-                    items = resolver.items(READERS[file_fmt](stream, file=str(path)))
-                    report = _reporter(stream, on_records)
-                    result = store.ingest_file(run_id, str(path), file_fmt, items, size_bytes=size,
-                                               on_records=report)
+                if use_parallel(path, file_fmt, size, _is_gzip(path)):
+                    report = (lambda n: on_records(n, None)) if on_records else None
+                    stage = stage_parallel(path, file_fmt, kb, resolver, report)
+                    result = store.ingest_staged(run_id, str(path), file_fmt, stage, size_bytes=size)
+                else:
+                    with open_input(path) as stream:
+                        items = resolver.items(READERS[file_fmt](stream, file=str(path)))
+                        report = _reporter(stream, on_records)
+                        result = store.ingest_file(run_id, str(path), file_fmt, items, size_bytes=size,
+                                                   on_records=report)
             except InputError as exc:
                 _failed(store, summary, run_id, path, fmt, exc.reason)
                 continue
@@ -174,6 +139,11 @@ def ingest_paths(
         summary.deprecated_techniques = resolver.deprecated
         store.finish_run(run_id, status)
     return summary
+
+
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(2) == b"\x1f\x8b"
 
 
 def _reporter(

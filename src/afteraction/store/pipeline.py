@@ -6,12 +6,68 @@ so staging batch *n* on a worker while the caller reads batch *n + 1* uses the s
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from afteraction.model import Alert, Incident
 from afteraction.store.merge import stage_batch
 from afteraction.store.rows import Batch
+
+BATCH_RECORDS = 10_000
+
+
+@dataclass
+class Staged:
+    """What staging one file produced: Parquet files per staging table, record count, rejections."""
+
+    files: dict[str, list[Path]] = field(default_factory=dict)
+    records_in: int = 0
+    rejections: list[object] = field(default_factory=list)
+
+
+def stage_items(
+    items: Iterable[object], directory: Path, on_records: Callable[[int], None] | None = None, *, start_seq: int = 0
+) -> Staged:
+    """Batch ``items`` (incidents, alerts, rejections) into Parquet staging files in ``directory``.
+
+    Batches are converted and written on a worker thread while the next batch is read.
+    """
+    staged = Staged()
+    stager = BackgroundStager(directory)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # records form no cycles; collecting during a bulk load only costs time
+    try:
+        batch = Batch(start_seq)
+        for item in items:
+            staged.records_in += 1
+            if isinstance(item, Incident):
+                batch.add_incident(item)
+            elif isinstance(item, Alert):
+                batch.add_alert(item)
+            else:
+                staged.rejections.append(item)
+            if len(batch) >= BATCH_RECORDS:
+                stager.submit(batch)
+                batch = Batch(batch.seq)
+                if on_records:
+                    on_records(staged.records_in)
+        if len(batch):
+            stager.submit(batch)
+        stager.close()
+    except BaseException:
+        stager.abandon()
+        raise
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    staged.files = stager.files
+    if on_records:
+        on_records(staged.records_in)
+    return staged
 
 
 class BackgroundStager:

@@ -17,10 +17,10 @@ Targets (issue 2): afteraction >= 0.5x DuckDB's alerts/s, peak RSS <= 1.5 GB.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -135,8 +135,30 @@ print(elapsed)
 """
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def _run_sampling_rss(cmd: list[str], env: dict[str, str]) -> float:
+    """Run ``cmd``; return the peak of the summed RSS of it and its descendants (MB), sampled every 0.1 s.
+
+    Summing matters: large NDJSON files are read by one process per core.
+    """
+    import psutil
+
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    parent = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            procs = [parent, *parent.children(recursive=True)]
+            total = 0
+            for p in procs:
+                with contextlib.suppress(psutil.Error):
+                    total += p.memory_info().rss
+            peak = max(peak, total)
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, cmd)
+    return peak / 1e6
 
 
 def _cpu_model() -> str:
@@ -172,14 +194,9 @@ def main() -> int:
     subprocess.run([*exe, "attack", "info"], check=True, env=env, capture_output=True)  # warm the ATT&CK cache
     store = work / "bench.duckdb"
     store.unlink(missing_ok=True)
-    rss_before = _peak_rss_mb()
     t = time.perf_counter()
-    subprocess.run([*exe, "--db", str(store), "ingest", str(data), "--summary", "json"], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    ours_rss = _run_sampling_rss([*exe, "--db", str(store), "ingest", str(data), "--summary", "json"], env)
     ours = time.perf_counter() - t
-    ours_rss = _peak_rss_mb()
-    if ours_rss <= rss_before:
-        ours_rss = float("nan")  # an earlier child used more; cannot attribute
 
     base_db = work / "baseline.duckdb"
     base_db.unlink(missing_ok=True)
@@ -189,7 +206,8 @@ def main() -> int:
 
     cpu = _cpu_model()
     print(f"\nmachine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}")
-    print("| run | seconds | alerts/s | MB/s | peak RSS |")
+    print(f"ingest reader processes (AFTERACTION_INGEST_WORKERS): {os.environ.get('AFTERACTION_INGEST_WORKERS', '1')}")
+    print("| run | seconds | alerts/s | MB/s | peak RSS (all processes) |")
     print("| --- | ---: | ---: | ---: | ---: |")
     print(f"| afteraction ingest | {ours:.1f} | {args.alerts / ours:,.0f} | {size_mb / ours:,.1f} | "
           f"{ours_rss:,.0f} MB |")
@@ -198,7 +216,8 @@ def main() -> int:
     ratio = theirs / ours
     print(f"\nthroughput ratio afteraction / DuckDB = {ratio:.2f} (target >= 0.50): "
           f"{'met' if ratio >= 0.5 else 'NOT met'}")
-    print(f"peak RSS {ours_rss:,.0f} MB (target <= 1536 MB): {'met' if ours_rss <= 1536 else 'NOT met'}")
+    print(f"peak RSS {ours_rss:,.0f} MB, all processes (target <= 1536 MB): "
+          f"{'met' if ours_rss <= 1536 else 'NOT met'}")
     if not args.keep and args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -123,7 +123,7 @@ class Store:
         row = self.con.execute("SELECT nextval('ingest_file_ids')").fetchone()
         result = FileResult(path=path, format=fmt, file_id=int(row[0]) if row else 0)
         started = _now()
-        staging = Path(tempfile.mkdtemp(prefix=".afteraction-staging-", dir=self.path.parent))
+        staging = Path(tempfile.mkdtemp(prefix=".afteraction-staging-", dir=_staging_parent(self.path)))
         in_transaction = False
         try:
             staged = stage(staging)
@@ -206,6 +206,13 @@ class Store:
             self.con.execute(f"COPY {table} TO '{_sql_str(target)}' (FORMAT parquet)")
             written.append(target)
         return written
+
+
+def _staging_parent(db_path: Path) -> Path:
+    """Stage next to the store (same disk), unless its path has glob characters DuckDB would expand."""
+    if set(str(db_path.parent.resolve())) & set("*?[]{}"):
+        return Path(tempfile.gettempdir())
+    return db_path.parent
 
 
 def _memory_limit() -> str:

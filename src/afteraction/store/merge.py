@@ -90,20 +90,30 @@ def stage_batch(directory: Path, tables: dict[str, pa.Table], number: int) -> di
     return written
 
 
+_GLOB_CHARS = frozenset("*?[]{}")
+
+
 def attach_staging(con: duckdb.DuckDBPyConnection, files: dict[str, list[Path]]) -> None:
     """Expose the staged Parquet files as the ``stg_*`` relations that :func:`publish` reads.
 
-    They are registered as Arrow datasets over the exact file list, so no path is ever read as a glob
-    pattern (a store directory may contain ``[`` or ``*``).
+    DuckDB's own Parquet reader (which keeps within DuckDB's memory budget) takes the exact file list;
+    it reads every name as a glob pattern, so paths with glob characters go through an Arrow dataset
+    instead (slower, and outside the budget).
     """
     for name in STAGING_TABLES:
-        con.register(name, ds.dataset([str(p) for p in files[name]], format="parquet"))
+        paths = [str(p) for p in files[name]]
+        if any(_GLOB_CHARS & set(p) for p in paths):
+            con.register(name, ds.dataset(paths, format="parquet"))
+        else:
+            listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet([{listed}])")
 
 
 def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
     """Remove the staging relations and work tables of the last publish."""
     for name in STAGING_TABLES:
         con.unregister(name)
+        con.execute(f"DROP VIEW IF EXISTS {name}")
     for name in ("s_inc", "s_alert"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
 

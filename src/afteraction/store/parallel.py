@@ -74,14 +74,21 @@ class _Window(io.RawIOBase):
 
 
 def workers() -> int:
-    """Reader processes to use: ``$AFTERACTION_INGEST_WORKERS``, else the number of usable cores."""
-    env = os.environ.get("AFTERACTION_INGEST_WORKERS", "").strip()
+    """Reader processes to use: ``$AFTERACTION_INGEST_WORKERS`` (``auto`` = one per usable core), else 1.
+
+    Off by default: each reader process holds its own interpreter, ATT&CK index and batches (about
+    1 GB at peak), which breaks a laptop's memory budget for a gain that is small on two cores
+    (1.2x measured there; see benchmarks/RESULTS.md). Machines with more cores and memory opt in.
+    """
+    env = os.environ.get("AFTERACTION_INGEST_WORKERS", "").strip().lower()
+    if env == "auto":
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            return os.cpu_count() or 1
     if env.isdigit() and int(env) > 0:
         return int(env)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+    return 1
 
 
 def use_parallel(path: Path, fmt: str, size: int, is_gzip: bool) -> bool:

@@ -73,22 +73,23 @@ class _Window(io.RawIOBase):
         super().close()
 
 
-def workers() -> int:
-    """Reader processes to use: ``$AFTERACTION_INGEST_WORKERS`` (``auto`` = one per usable core), else 1.
+MAX_DEFAULT_WORKERS = 4
 
-    Off by default: each reader process holds its own interpreter, ATT&CK index and batches (about
-    1 GB at peak), which breaks a laptop's memory budget for a gain that is small on two cores
-    (1.2x measured there; see benchmarks/RESULTS.md). Machines with more cores and memory opt in.
+
+def workers() -> int:
+    """Reader processes to use: ``$AFTERACTION_INGEST_WORKERS``, else one per usable core, at most 4.
+
+    Each reader process holds its own interpreter, ATT&CK index and a batch in flight (a few hundred
+    MB), hence the cap; ``1`` reads serially.
     """
-    env = os.environ.get("AFTERACTION_INGEST_WORKERS", "").strip().lower()
-    if env == "auto":
-        try:
-            return len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - not Linux
-            return os.cpu_count() or 1
+    env = os.environ.get("AFTERACTION_INGEST_WORKERS", "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env)
-    return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_WORKERS))
 
 
 def use_parallel(path: Path, fmt: str, size: int, is_gzip: bool) -> bool:

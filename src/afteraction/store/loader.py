@@ -88,8 +88,9 @@ def ingest_paths(
     """Ingest every file named by ``paths``; each file is stored atomically.
 
     A file that cannot be read at all is recorded as failed and the run goes on. ``on_file`` is
-    called with each file and its size before it is read; ``on_records`` every batch with the running
-    record count of the current file and how many of its bytes (compressed, for gzip) have been read.
+    called with each file and its size (0 when bytes cannot show progress) before it is read;
+    ``on_records`` every batch with the running record count of the current file and how many of its
+    bytes (compressed, for gzip) have been read, when known.
     """
     if fmt is not None and fmt not in READERS:
         raise UsageError(f"unknown format {fmt!r}; known formats: {', '.join(sorted(READERS))}")
@@ -105,10 +106,11 @@ def ingest_paths(
         for path in files:
             try:
                 size = path.stat().st_size
-                if on_file:
-                    on_file(path, size)
                 file_fmt = fmt or sniff(path)
-                if use_parallel(path, file_fmt, size, _is_gzip(path)):
+                parallel = use_parallel(path, file_fmt, size, _is_gzip(path))
+                if on_file:
+                    on_file(path, 0 if parallel else size)  # 0: ranges finish together, so no byte progress
+                if parallel:
                     report = (lambda n: on_records(n, None)) if on_records else None
                     stage = stage_parallel(path, file_fmt, kb, resolver, report)
                     result = store.ingest_staged(run_id, str(path), file_fmt, stage, size_bytes=size)

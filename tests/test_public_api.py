@@ -9,7 +9,7 @@ PINNED = [
     "Determination", "Evidence", "FormatError", "Incident", "IncidentStatus", "InputError", "KnowledgeBase",
     "Location", "READERS", "RecordError", "RejectedRecordsError", "RemediationStatus", "Severity", "Store",
     "StoreError", "TechniqueRef", "TechniqueStatus", "UsageError", "Verdict", "__version__", "ingest_paths",
-    "load_kb", "read_path", "sniff",
+    "load_incident", "load_kb", "read_path", "sniff",
 ]  # fmt: skip
 
 

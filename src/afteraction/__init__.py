@@ -42,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "UsageError": "afteraction.errors",
     "Verdict": "afteraction.model",
     "ingest_paths": "afteraction.store.loader",
+    "load_incident": "afteraction.store.read",
     "load_kb": "afteraction.attack",
     "read_path": "afteraction.ingest",
     "sniff": "afteraction.ingest",

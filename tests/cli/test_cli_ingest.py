@@ -178,3 +178,27 @@ def test_store_from_a_newer_afteraction_is_refused(env: Path, monkeypatch: pytes
     code = run_main(["ingest", str(EXAMPLE)], monkeypatch)
     assert code == 5
     assert "newer afteraction" in capsys.readouterr().err
+
+
+def test_progress_bar_on_a_terminal(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from afteraction.commands.ingest_cmd import _Progress
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    with _Progress() as progress:
+        assert progress.enabled
+        progress.file(EXAMPLE, 1000)
+        progress.records(10, 400)
+        task = progress._progress.tasks[0]
+        assert (task.total, task.completed, task.fields["records"]) == (1000, 400, 10)
+        progress.merging()
+        assert "merging" in task.description
+        progress.file(EXAMPLE, 0)  # a file read in parallel: no byte total
+        assert progress._progress.tasks[0].total is None
+
+
+def test_no_progress_output_when_piped(env: Path) -> None:
+    result = CliRunner().invoke(cli, ["ingest", str(EXAMPLE)], catch_exceptions=False)
+    assert "━" not in result.output
+    assert result.output.startswith("Files: 1 ingested")

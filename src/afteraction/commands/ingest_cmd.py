@@ -49,7 +49,7 @@ def ingest(
     kb = app.kb()
     with app.store() as store, _Progress() as progress:
         summary = ingest_paths(store, paths, kb, fmt=fmt, strict=strict,
-                               on_file=progress.file, on_records=progress.records)
+                               on_file=progress.file, on_records=progress.records, on_merge=progress.merging)
     if summary_format == "json":
         click.echo(to_json(_summary_dict(summary)))
     else:
@@ -100,6 +100,13 @@ class _Progress:
     def file(self, path: Path, size: int) -> None:
         if self._progress is not None:
             self._progress.reset(self._bytes, total=size or None, description=safe(path.name, 40), records=0)
+            if not size:  # rich keeps the old total when given None: make the bar indeterminate
+                self._progress.tasks[0].total = None
+
+    def merging(self) -> None:
+        if self._progress is not None:
+            task = self._progress.tasks[0]
+            self._progress.update(self._bytes, description=f"{task.description} · merging into the store")
 
     def records(self, count: int, position: int | None) -> None:
         if self._progress is not None:

@@ -105,6 +105,7 @@ class Store:
         *,
         size_bytes: int | None = None,
         on_records: Callable[[int], None] | None = None,
+        on_merge: Callable[[], None] | None = None,
     ) -> FileResult:
         """Store every record of one file atomically: all of it, or (on any error) none of it.
 
@@ -113,13 +114,18 @@ class Store:
         store's data as it was, records the file as failed (or interrupted) and re-raises.
         """
         return self.ingest_staged(
-            run_id, path, fmt, lambda directory: stage_items(items, directory, on_records), size_bytes=size_bytes
+            run_id, path, fmt, lambda directory: stage_items(items, directory, on_records),
+            size_bytes=size_bytes, on_merge=on_merge,
         )
 
     def ingest_staged(
-        self, run_id: int, path: str, fmt: str, stage: Callable[[Path], Staged], *, size_bytes: int | None = None
+        self, run_id: int, path: str, fmt: str, stage: Callable[[Path], Staged], *,
+        size_bytes: int | None = None, on_merge: Callable[[], None] | None = None,
     ) -> FileResult:
-        """Like :meth:`ingest_file`, with the staging done by ``stage`` into the directory it is given."""
+        """Like :meth:`ingest_file`, with the staging done by ``stage`` into the directory it is given.
+
+        ``on_merge`` is called when reading is done and the merge into the store begins.
+        """
         row = self.con.execute("SELECT nextval('ingest_file_ids')").fetchone()
         result = FileResult(path=path, format=fmt, file_id=int(row[0]) if row else 0)
         started = _now()
@@ -129,6 +135,8 @@ class Store:
             staged = stage(staging)
             result.records_in = staged.records_in
             rejections = [self._rejection_row(item, result, run_id, path) for item in staged.rejections]
+            if on_merge:
+                on_merge()
             self.con.execute("BEGIN TRANSACTION")
             in_transaction = True
             if staged.files:

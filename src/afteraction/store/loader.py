@@ -84,13 +84,14 @@ def ingest_paths(
     strict: bool = False,
     on_file: Callable[[Path, int], None] | None = None,
     on_records: Callable[[int, int | None], None] | None = None,
+    on_merge: Callable[[], None] | None = None,
 ) -> IngestSummary:
     """Ingest every file named by ``paths``; each file is stored atomically.
 
     A file that cannot be read at all is recorded as failed and the run goes on. ``on_file`` is
     called with each file and its size (0 when bytes cannot show progress) before it is read;
     ``on_records`` every batch with the running record count of the current file and how many of its
-    bytes (compressed, for gzip) have been read, when known.
+    bytes (compressed, for gzip) have been read, when known; ``on_merge`` when a file's merge begins.
     """
     if fmt is not None and fmt not in READERS:
         raise UsageError(f"unknown format {fmt!r}; known formats: {', '.join(sorted(READERS))}")
@@ -113,13 +114,14 @@ def ingest_paths(
                 if parallel:
                     report = (lambda n: on_records(n, None)) if on_records else None
                     stage = stage_parallel(path, file_fmt, kb, resolver, report)
-                    result = store.ingest_staged(run_id, str(path), file_fmt, stage, size_bytes=size)
+                    result = store.ingest_staged(run_id, str(path), file_fmt, stage, size_bytes=size,
+                                                 on_merge=on_merge)
                 else:
                     with open_input(path) as stream:
                         items = resolver.items(READERS[file_fmt](stream, file=str(path)))
                         report = _reporter(stream, on_records)
                         result = store.ingest_file(run_id, str(path), file_fmt, items, size_bytes=size,
-                                                   on_records=report)
+                                                   on_records=report, on_merge=on_merge)
             except InputError as exc:
                 _failed(store, summary, run_id, path, fmt, exc.reason)
                 continue

@@ -15,7 +15,8 @@ import msgspec
 import pytest
 
 from afteraction.ingest import Rejection, read_path
-from afteraction.ingest.base import convert_one, read_records
+from afteraction.ingest.base import convert_one
+from afteraction.ingest.lists import read_records
 from afteraction.ingest.wire import WIncident
 from afteraction.model import Alert, Incident
 

@@ -17,7 +17,7 @@ import msgspec
 
 from afteraction.errors import FormatError, Location
 from afteraction.ingest.normalize import FieldError
-from afteraction.ingest.scan import ArrayWalk, Damaged, bad_utf8_pointer, members, ws
+from afteraction.ingest.scan import bad_utf8_pointer
 from afteraction.model import Alert, Incident
 
 SNIPPET_CHARS = 500
@@ -118,70 +118,42 @@ def read_error_reason(exc: BaseException) -> str:
     return f"truncated or corrupt compressed data ({type(exc).__name__}: {exc})"
 
 
+def _read_upto(read: Callable[[int], bytes], limit: int | None) -> tuple[list[bytes], int, str | None, bool]:
+    """Chunks read until EOF, a read error or more than ``limit`` bytes: (chunks, size, error, at_end)."""
+    chunks = []
+    size = 0
+    try:
+        while limit is None or size <= limit:
+            chunk = read(_CHUNK)
+            if not chunk:
+                return chunks, size, None, True
+            chunks.append(chunk)
+            size += len(chunk)
+    except READ_ERRORS as exc:
+        return chunks, size, read_error_reason(exc), True
+    return chunks, size, None, False
+
+
+def _reader(stream: BinaryIO) -> Callable[[int], bytes]:
+    return getattr(stream, "read1", None) or stream.read
+
+
+def _whole(data: bytes, error: str | None, file: str) -> bytes:
+    if data.startswith(BOM):
+        data = data[3:]
+    if not data.strip():
+        raise FormatError(f"cannot read: {error}" if error else "the file is empty", Location(file=file))
+    return data
+
+
 def read_whole(stream: BinaryIO, file: str) -> tuple[bytes, str | None]:
     """Whole content without BOM, and the reason the read stopped early (damaged compressed data) or None.
 
     Read in chunks (``read1`` where available) so that everything decompressed before the damage is
     kept. An empty or blank file, or one whose damage leaves nothing readable, raises :class:`FormatError`.
     """
-    read = getattr(stream, "read1", None) or stream.read
-    chunks = []
-    error = None
-    try:
-        while chunk := read(_CHUNK):
-            chunks.append(chunk)
-    except READ_ERRORS as exc:
-        error = read_error_reason(exc)
-    data = b"".join(chunks)
-    if data.startswith(BOM):
-        data = data[3:]
-    if not data.strip():
-        raise FormatError(f"cannot read: {error}" if error else "the file is empty", Location(file=file))
-    return data, error
-
-
-class _Envelope(msgspec.Struct):
-    value: list[msgspec.Raw] | None = None
-
-
-_ENVELOPE = msgspec.json.Decoder(_Envelope)
-_LIST = msgspec.json.Decoder(list[msgspec.Raw])
-
-
-def read_records(stream: BinaryIO, file: str, convert: Convert) -> Iterator[Item]:
-    """Records of a ``{"value": [...]}`` list response or a bare JSON array, one at a time.
-
-    The file is read into memory whole (Graph pages are small; NDJSON is the streaming format). Each
-    record is decoded on its own, so a bad record becomes a :class:`Rejection` at ``/value/<i>/...``.
-    If the file itself is damaged (e.g. truncated, or truncated compressed data), every complete
-    record before the damage is still yielded, followed by a rejection naming the byte offset and line.
-    """
-    data, read_error = read_whole(stream, file)
-    first = data.lstrip()[:1]
-    if first not in (b"{", b"["):
-        raise FormatError("not a JSON document (expected '{' or '[')", Location(file=file))
-    prefix = "/value" if first == b"{" else ""
-    try:
-        if first == b"{":
-            items = _ENVELOPE.decode(data).value
-            if items is None:
-                raise FormatError('no "value" array: not a list response', Location(file=file, pointer="/value"))
-        else:
-            items = _LIST.decode(data)
-    except msgspec.ValidationError as exc:
-        if read_error is None:
-            reason, pointer = split_validation(str(exc))
-            raise FormatError(f"not a list response: {reason}", Location(file=file, pointer=pointer)) from None
-        error = read_error
-    except (msgspec.DecodeError, RecursionError) as exc:
-        error = read_error or ("JSON nested too deeply" if isinstance(exc, RecursionError) else str(exc))
-    else:
-        for i, raw in enumerate(items):
-            yield convert_one(bytes(raw), convert, file=file, record=i, prefix=f"{prefix}/{i}")
-        if read_error is not None:
-            yield _tail(data, file, None, None, f"{read_error} after the end of the JSON document")
-        return
-    yield from _recover(data, file, convert, prefix, error, read_error is not None)
+    chunks, _, error, _ = _read_upto(_reader(stream), None)
+    return _whole(b"".join(chunks), error, file), error
 
 
 def read_single(stream: BinaryIO, file: str, convert: Convert) -> Iterator[Item]:
@@ -238,8 +210,10 @@ def read_lines(stream: BinaryIO, file: str, convert: Convert) -> Iterator[Item]:
         raise FormatError("the file is empty", Location(file=file))
 
 
-def _tail(data: bytes, file: str, record: int | None, pos: int | None, reason: str, prefix: str = "") -> Rejection:
-    line = None if pos is None else data.count(b"\n", 0, pos) + 1
+def _tail(
+    data: bytes, file: str, record: int | None, pos: int | None, reason: str, prefix: str = "", lines: int = 0
+) -> Rejection:
+    line = None if pos is None else lines + data.count(b"\n", 0, pos) + 1
     return Rejection(
         file=file,
         record=record,
@@ -248,46 +222,6 @@ def _tail(data: bytes, file: str, record: int | None, pos: int | None, reason: s
         reason=reason,
         snippet=None if pos is None else snippet(data[pos : pos + SNIPPET_CHARS * 4]) or None,
     )
-
-
-def _recover(data: bytes, file: str, convert: Convert, prefix: str, error: str, read_error: bool) -> Iterator[Item]:
-    """Walk a damaged document with the non-recursive scanner and salvage every delimitable record.
-
-    A record that is delimitable but bad (``NaN``, a lone surrogate, deep nesting...) is rejected on its
-    own and the walk goes on. A tail rejection is added only when the walk stops on damage (or when the
-    compressed stream was damaged): then the records from there on are unreadable.
-    """
-    walk = ArrayWalk(data)
-    index = 0
-    found = not prefix
-    try:
-        if prefix:
-            for key, start in members(data, ws(data, 0)):
-                if key == b"value" and data[start : start + 1] == b"[":
-                    found = True
-                    break
-        if found:
-            for begin, end in walk.elements(start if prefix else ws(data, 0)):
-                yield convert_one(data[begin:end], convert, file=file, record=index, prefix=f"{prefix}/{index}")
-                index += 1
-    except Damaged as exc:
-        walk.damage, walk.resume = exc.pos, 0
-    if walk.damage is None and not found:
-        raise FormatError('no "value" array: not a list response', Location(file=file, pointer="/value"))
-    if walk.damage is None:
-        if read_error:
-            yield _tail(data, file, None, None, f"{error} after the last record")
-        return
-    pos = walk.resume
-    line = data.count(b"\n", 0, walk.damage) + 1
-    where = f"byte {walk.damage} (line {line}{', where the data ends' if walk.damage >= len(data) else ''})"
-    lost = "records from here on are unreadable"
-    reason = (
-        f"{error}: readable data ends at {where}; {lost}"
-        if read_error
-        else f"damaged JSON at {where}; {lost} ({error})"
-    )
-    yield _tail(data, file, index, pos, reason, prefix)
 
 
 def as_dict_list(value: Any) -> list[dict[str, Any]]:

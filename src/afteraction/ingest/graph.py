@@ -12,7 +12,8 @@ from typing import BinaryIO
 import msgspec
 
 from afteraction.ingest import normalize as n
-from afteraction.ingest.base import Item, read_lines, read_records, read_single
+from afteraction.ingest.base import Item, read_lines, read_single
+from afteraction.ingest.lists import read_records
 from afteraction.ingest.normalize import FieldError
 from afteraction.ingest.typed_evidence import evidence_list
 from afteraction.ingest.wire import WAlert, WIncident

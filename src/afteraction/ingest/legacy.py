@@ -12,9 +12,10 @@ from typing import Any, BinaryIO
 import msgspec
 
 from afteraction.ingest import normalize as n
-from afteraction.ingest.base import Item, read_records
+from afteraction.ingest.base import Item
 from afteraction.ingest.evidence import identify
 from afteraction.ingest.legacy_evidence import device_evidence, entity_evidence
+from afteraction.ingest.lists import read_records
 from afteraction.ingest.normalize import FieldError
 from afteraction.ingest.wire import WLegacyAlert, WLegacyIncident, WMdeAlert
 from afteraction.model import Alert, AlertStatus, Evidence, Incident, IncidentStatus, Severity, derive_times

@@ -2,8 +2,9 @@
 
 It finds where values start and end (strings, brackets, scalars) without decoding them, so it works on
 damaged, truncated, deeply nested or non-UTF-8 input and never raises ``RecursionError``. Used to
-salvage the records of a damaged list file (:mod:`afteraction.ingest.base`) and to read the first
-record's own keys when sniffing (:mod:`afteraction.ingest.sniff`). Values are validated later by msgspec.
+salvage the records of a damaged list file, to delimit the records of a large one read incrementally
+(:mod:`afteraction.ingest.base`) and to read the first record's own keys when sniffing
+(:mod:`afteraction.ingest.sniff`). Values are validated later by msgspec.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from collections.abc import Iterator
 from typing import Any
 
 _WS = re.compile(rb"[ \t\n\r]*")
-_STRUCT = re.compile(rb'["\[\]{}]')
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _SCALAR = re.compile(rb'[^ \t\n\r,:\[\]{}"]+')
+# everything up to the next bracket, complete strings included (possessive: one pass, no backtracking)
+_FILLER = re.compile(rb'[^"\[\]{}]*+(?:"[^"\\]*+(?:\\.[^"\\]*+)*+"[^"\[\]{}]*+)*+', re.S)
 _CLOSER = {b"{"[0]: b"}"[0], b"["[0]: b"]"[0]}
 
 
@@ -55,15 +57,13 @@ def skip_value(data: bytes, p: int) -> int:
         return m.end()
     stack = [_CLOSER[c]]
     q = p + 1
+    end = len(data)
     while stack:
-        m = _STRUCT.search(data, q)
-        if m is None:
-            raise Damaged(len(data))
-        q = m.start()
+        q = _FILLER.match(data, q).end()  # type: ignore[union-attr]
+        if q >= end or data[q] == 0x22:  # the data ends, or inside an unterminated string
+            raise Damaged(end)
         c = data[q]
-        if c == 0x22:
-            q = skip_string(data, q)
-        elif c in _CLOSER:
+        if c in _CLOSER:
             stack.append(_CLOSER[c])
             q += 1
         elif c == stack.pop():

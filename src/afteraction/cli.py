@@ -55,8 +55,8 @@ def main() -> None:
     """Console entry point: the single place where errors become messages and exit codes."""
     try:
         cli.main(prog_name="afteraction", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        click.echo("interrupted: the file being read was not stored; files finished before it were", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
@@ -66,9 +66,6 @@ def main() -> None:
 
         click.echo(f"error: {safe(exc)}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted; every file not finished was rolled back", err=True)
-        sys.exit(130)
     except Exception as exc:
         if os.environ.get("AFTERACTION_DEBUG"):
             raise

@@ -202,3 +202,14 @@ def test_no_progress_output_when_piped(env: Path) -> None:
     result = CliRunner().invoke(cli, ["ingest", str(EXAMPLE)], catch_exceptions=False)
     assert "━" not in result.output
     assert result.output.startswith("Files: 1 ingested")
+
+
+def test_ctrl_c_exits_130_with_a_message(env: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    def interrupted(*_a: object, **_k: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("afteraction.store.loader.ingest_paths", interrupted)
+    code = run_main(["ingest", str(EXAMPLE)], monkeypatch)
+    assert code == 130
+    assert "interrupted" in capsys.readouterr().err

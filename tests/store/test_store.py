@@ -253,3 +253,16 @@ def test_a_value_the_store_cannot_hold_fails_the_file_not_the_store(store: Store
     assert store.table_counts()["incidents"] == 0
     assert rows(store, "SELECT status FROM ingest_files") == [("failed",)]
     assert ingest(store, [make_incident()]).counts.incidents["new"] == 1
+
+
+def test_tables_have_a_column_for_every_model_field(store: Store) -> None:
+    """A model field added without a schema migration fails here, not in a user's ingest."""
+    from afteraction.store.rows import column_names
+
+    stored_as = {"alert_techniques": {"id": "technique_id"}}
+    for table in ("incidents", "alerts", "evidence", "alert_techniques", "comments"):
+        columns = {r[0] for r in rows(store, f"SELECT column_name FROM information_schema.columns "
+                                             f"WHERE table_name = '{table}'")}
+        renamed = stored_as.get(table, {})
+        missing = {renamed.get(c, c) for c in column_names(table)} - columns
+        assert not missing, (table, missing)

@@ -173,26 +173,26 @@ def _k8s(c: dict[str, Any], r: dict[str, Any]) -> str | None:
     return "/".join(str(p) for p in (ns_name, c.get("display_name")) if p) or None
 
 
-def _raw(*keys: str) -> Callable[[dict[str, Any], dict[str, Any]], str | None]:
+def _first(keys: tuple[str, ...], from_raw: bool) -> Callable[[dict[str, Any], dict[str, Any]], str | None]:
+    """A rule giving the first non-empty of ``keys``, from the raw entry or from the mapped columns."""
+
     def pick(c: dict[str, Any], r: dict[str, Any]) -> str | None:
+        source = r if from_raw else c
         for k in keys:
-            v = r.get(k)
+            v = source.get(k)
             if v not in (None, ""):
                 return str(v)
         return None
 
     return pick
+
+
+def _raw(*keys: str) -> Callable[[dict[str, Any], dict[str, Any]], str | None]:
+    return _first(keys, from_raw=True)
 
 
 def _col(*keys: str) -> Callable[[dict[str, Any], dict[str, Any]], str | None]:
-    def pick(c: dict[str, Any], r: dict[str, Any]) -> str | None:
-        for k in keys:
-            v = c.get(k)
-            if v not in (None, ""):
-                return str(v)
-        return None
-
-    return pick
+    return _first(keys, from_raw=False)
 
 
 Rule = Callable[[dict[str, Any], dict[str, Any]], str | None]

@@ -24,11 +24,6 @@ _INCIDENT = msgspec.json.Decoder(WIncident)
 _encode = msgspec.json.Encoder(order="sorted").encode
 
 
-_SEVERITY = n.SEVERITY.table
-_ALERT_STATUS = n.ALERT_STATUS.table
-_INCIDENT_STATUS = n.INCIDENT_STATUS.table
-_CLASSIFICATION = n.CLASSIFICATION.table
-_DETERMINATION = n.DETERMINATION.table
 
 
 def alert_from_wire(w: WAlert, incident_id: str | None = None) -> Alert:
@@ -52,10 +47,10 @@ def alert_from_wire(w: WAlert, incident_id: str | None = None) -> Alert:
         title=w.title or "",
         description=w.description,
         recommended_actions=w.recommended_actions,
-        severity=_SEVERITY.get(severity) or n.SEVERITY(severity, u) or n.Severity.UNKNOWN,
-        status=_ALERT_STATUS.get(status) or n.ALERT_STATUS(status, u) or n.AlertStatus.UNKNOWN,
-        classification=_CLASSIFICATION.get(classification) or n.CLASSIFICATION(classification, u),
-        determination=_DETERMINATION.get(determination) or n.DETERMINATION(determination, u),
+        severity=n.SEVERITY(severity, u) or n.Severity.UNKNOWN,
+        status=n.ALERT_STATUS(status, u) or n.AlertStatus.UNKNOWN,
+        classification=n.CLASSIFICATION(classification, u),
+        determination=n.DETERMINATION(determination, u),
         service_source=n.service_source(w.service_source),
         detection_source=n.detection_source(w.detection_source),
         detector_id=w.detector_id,
@@ -102,10 +97,10 @@ def incident_from_wire(w: WIncident) -> Incident:
             title=w.display_name or "",
             description=w.description,
             summary=w.summary,
-            severity=_SEVERITY.get(severity) or n.SEVERITY(severity, u) or n.Severity.UNKNOWN,
-            status=_INCIDENT_STATUS.get(status) or n.INCIDENT_STATUS(status, u) or n.IncidentStatus.UNKNOWN,
-            classification=_CLASSIFICATION.get(classification) or n.CLASSIFICATION(classification, u),
-            determination=_DETERMINATION.get(determination) or n.DETERMINATION(determination, u),
+            severity=n.SEVERITY(severity, u) or n.Severity.UNKNOWN,
+            status=n.INCIDENT_STATUS(status, u) or n.IncidentStatus.UNKNOWN,
+            classification=n.CLASSIFICATION(classification, u),
+            determination=n.DETERMINATION(determination, u),
             assigned_to=w.assigned_to,
             last_modified_by=w.last_modified_by,
             resolving_comment=w.resolving_comment,

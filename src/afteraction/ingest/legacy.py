@@ -38,6 +38,28 @@ def _category(category: str | None) -> tuple[str, ...]:
     return (category,) if category else ()
 
 
+def _shared_alert_fields(w: WLegacyAlert | WMdeAlert, u: dict[str, str]) -> dict[str, Any]:
+    """The fields the legacy M365D and MDE alert shapes name alike (unknown enum values go to ``u``)."""
+    return {
+        "title": w.title or "",
+        "description": w.description,
+        "severity": n.SEVERITY(w.severity, u) or Severity.UNKNOWN,
+        "status": n.ALERT_STATUS(w.status, u) or AlertStatus.UNKNOWN,
+        "classification": n.CLASSIFICATION(w.classification, u),
+        "determination": n.DETERMINATION(w.determination, u),
+        "detection_source": n.detection_source(w.detection_source),
+        "detector_id": w.detector_id,
+        "category": w.category,
+        "categories": _category(w.category),
+        "techniques": n.techniques(w.mitre_techniques),
+        "actor_display_name": w.actor_name,
+        "threat_family_name": w.threat_family_name,
+        "assigned_to": w.assigned_to,
+        "investigation_state": w.investigation_state,
+        "comments": n.comments(w.comments),
+    }
+
+
 def legacy_alert(w: WLegacyAlert, incident_id: str) -> Alert:
     """Canonical alert from a legacy M365D incident alert."""
     u: dict[str, str] = {}
@@ -47,30 +69,15 @@ def legacy_alert(w: WLegacyAlert, incident_id: str) -> Alert:
         id=n.record_id(w.alert_id, "/alertId"),
         incident_id=n.optional_id(w.incident_id) or incident_id,
         provider_alert_id=w.provider_alert_id,
-        title=w.title or "",
-        description=w.description,
-        severity=n.SEVERITY(w.severity, u) or Severity.UNKNOWN,
-        status=n.ALERT_STATUS(w.status, u) or AlertStatus.UNKNOWN,
-        classification=n.CLASSIFICATION(w.classification, u),
-        determination=n.DETERMINATION(w.determination, u),
         service_source=n.service_source(w.service_source),
-        detection_source=n.detection_source(w.detection_source),
-        detector_id=w.detector_id,
-        category=w.category,
-        categories=_category(w.category),
-        techniques=n.techniques(w.mitre_techniques),
-        actor_display_name=w.actor_name,
-        threat_family_name=w.threat_family_name,
-        assigned_to=w.assigned_to,
-        investigation_state=w.investigation_state,
         created=ts(w.creation_time, "/creationTime"),
         last_updated=ts(w.last_updated_time, "/lastUpdatedTime"),
         resolved=ts(w.resolved_time, "/resolvedTime"),
         first_activity=ts(w.first_activity, "/firstActivity"),
         last_activity=ts(w.last_activity, "/lastActivity"),
-        comments=n.comments(w.comments),
         evidence=tuple(evidence),
         unmapped=u,
+        **_shared_alert_fields(w, u),
     )
 
 
@@ -138,31 +145,16 @@ def mde_alert(w: WMdeAlert) -> Alert:
         id=n.record_id(w.id),
         incident_id=n.optional_id(w.incident_id),
         tenant_id=w.aad_tenant_id,
-        title=w.title or "",
-        description=w.description,
-        severity=n.SEVERITY(w.severity, u) or Severity.UNKNOWN,
-        status=n.ALERT_STATUS(w.status, u) or AlertStatus.UNKNOWN,
-        classification=n.CLASSIFICATION(w.classification, u),
-        determination=n.DETERMINATION(w.determination, u),
         service_source="microsoftDefenderForEndpoint",
-        detection_source=n.detection_source(w.detection_source),
-        detector_id=w.detector_id,
-        category=w.category,
-        categories=_category(w.category),
-        techniques=n.techniques(w.mitre_techniques),
-        actor_display_name=w.actor_name,
         threat_display_name=w.threat_name,
-        threat_family_name=w.threat_family_name,
-        assigned_to=w.assigned_to,
-        investigation_state=w.investigation_state,
         created=ts(w.alert_creation_time, "/alertCreationTime"),
         last_updated=ts(w.last_update_time, "/lastUpdateTime"),
         resolved=ts(w.resolved_time, "/resolvedTime"),
         first_activity=ts(w.first_event_time, "/firstEventTime"),
         last_activity=ts(w.last_event_time, "/lastEventTime"),
-        comments=n.comments(w.comments),
         evidence=tuple(evidence),
         unmapped=u,
+        **_shared_alert_fields(w, u),
     )
 
 

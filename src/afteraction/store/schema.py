@@ -23,11 +23,6 @@ _EVIDENCE_TEXT_COLUMNS = (
     "extra", "unmapped",
 )  # fmt: skip
 
-EVIDENCE_COLUMNS: tuple[str, ...] = (
-    "source", "alert_id", "seq", "type", "created", *_EVIDENCE_TEXT_COLUMNS,
-    "roles", "detailed_roles", "tags", "process_id", "parent_process_id",
-)  # fmt: skip
-
 _INCIDENT_DDL = """
 CREATE TABLE IF NOT EXISTS incidents (
     source VARCHAR NOT NULL, id VARCHAR NOT NULL, tenant_id VARCHAR, title VARCHAR, description VARCHAR,

@@ -80,11 +80,14 @@ def main() -> None:
 
 
 def _register() -> None:
-    from afteraction.commands import attack_cmd, ingest_cmd
+    from afteraction.commands import attack_cmd, generate_cmd, ingest_cmd, review_cmd
 
     cli.add_command(ingest_cmd.ingest)
     cli.add_command(ingest_cmd.incidents)
     cli.add_command(attack_cmd.attack)
+    cli.add_command(generate_cmd.generate)
+    cli.add_command(review_cmd.review)
+    cli.add_command(review_cmd.report)
 
 
 _register()

@@ -1,0 +1,170 @@
+"""Assemble the review of one incident from the store and the ATT&CK knowledge base."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from afteraction.analyze.review import chain as chain_mod
+from afteraction.analyze.review.entities import detection, entities
+from afteraction.analyze.review.guidance import lessons
+from afteraction.analyze.review.incident_type import features_of, infer_type
+from afteraction.analyze.review.model import REVIEW_SCHEMA_VERSION, Header, Link, Metrics, Review
+from afteraction.analyze.review.peers import PeerIndex, seconds
+from afteraction.analyze.review.recommend import action_items, recommendations
+from afteraction.analyze.review.summary import summarize
+from afteraction.errors import UsageError
+from afteraction.model import Incident, TechniqueStatus, derive_times
+
+if TYPE_CHECKING:
+    from afteraction.attack.kb import KnowledgeBase
+    from afteraction.store.db import Store
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is an absolute http(s) URL, else None (no ``javascript:``, ``data:``, relative...)."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return url.strip()
+
+
+class ReviewContext:
+    """What every review of one store shares: the knowledge base, group profiles and peer medians.
+
+    Build it once when reviewing many incidents (the report site); each part is computed lazily.
+    """
+
+    def __init__(self, kb: KnowledgeBase, store: Store | None = None, *, now: datetime | None = None,
+                 peers: PeerIndex | None = None) -> None:
+        self.kb = kb
+        self.store = store
+        self.now = now or datetime.now(UTC)
+        self._profiles: chain_mod.GroupProfiles | None = None
+        self._peers = peers
+
+    @property
+    def profiles(self) -> chain_mod.GroupProfiles:
+        if self._profiles is None:
+            self._profiles = chain_mod.GroupProfiles(self.kb)
+        return self._profiles
+
+    @property
+    def peers(self) -> PeerIndex | None:
+        if self._peers is None and self.store is not None:
+            self._peers = PeerIndex.from_store(self.store)
+        return self._peers
+
+
+def review_incident(store: Store, kb: KnowledgeBase, incident_id: str, *, source: str = "defender",
+                    context: ReviewContext | None = None) -> Review:
+    """The review of a stored incident; raises UsageError when the store does not hold it."""
+    from afteraction.store.read import load_incident
+
+    incident = load_incident(store, incident_id, source)
+    if incident is None:
+        raise UsageError(f"no incident {incident_id!r} (source {source!r}) in the store; "
+                         "see 'afteraction incidents' for what is stored")
+    return review(incident, context or ReviewContext(kb, store))
+
+
+def review(incident: Incident, context: ReviewContext) -> Review:
+    """The review of one canonical incident (the store is used only for the peer comparison)."""
+    kb = context.kb
+    incident = derive_times(incident)
+    kind = infer_type(features_of(incident))
+    header = _header(incident, kb)
+    ents = entities(incident)
+    det = detection(incident)
+    the_chain = chain_mod.chain(kb, incident, context.profiles)
+    metrics, notes = _metrics(incident, the_chain, ents)
+    if context.peers is not None:
+        peers, why = context.peers.compare(incident.source, incident.id, kind.type, header.severity)
+        metrics = _replace(metrics, peers=peers, peers_note=why)
+    else:
+        metrics = _replace(metrics, peers_note="no store to compare with")
+    technique_ids = sorted({t.id for a in incident.alerts for t in a.techniques
+                            if t.status in (TechniqueStatus.ACTIVE, TechniqueStatus.REVOKED)})
+    unknown = [t.raw for a in incident.alerts for t in a.techniques if t.status == TechniqueStatus.UNKNOWN]
+    if unknown:
+        notes.append(f"technique ids not in ATT&CK {kb.version}: {', '.join(sorted(set(unknown)))}; "
+                     "they are listed but have no names, tactics or recommendations")
+    if the_chain.unmapped_alerts:
+        notes.append(f"{len(the_chain.unmapped_alerts)} alert(s) carry no technique or tactic known to ATT&CK "
+                     f"{kb.version} and are not placed in the chain")
+    recs = recommendations(kb, technique_ids, the_chain, kind)
+    return Review(
+        schema_version=REVIEW_SCHEMA_VERSION, generated=context.now, header=header, incident_type=kind,
+        summary=summarize(header, kind, metrics, the_chain, ents, det), metrics=metrics,
+        timeline=chain_mod.timeline(kb, incident), chain=the_chain, entities=ents, detection=det,
+        recommendations=recs, lessons=lessons(),
+        action_items=action_items(kb, status=header.status, kind=kind, metrics=metrics, chain=the_chain,
+                                  entities=ents, detection=det, recs=recs, unknown_techniques=unknown),
+        notes=tuple(notes),
+    )
+
+
+def _replace(metrics: Metrics, **changes: object) -> Metrics:
+    import msgspec
+
+    return msgspec.structs.replace(metrics, **changes)
+
+
+def _header(incident: Incident, kb: KnowledgeBase) -> Header:
+    links = []
+    if url := safe_url(incident.web_url):
+        links.append(Link(label="Incident in Microsoft Defender XDR", url=url))
+    return Header(
+        source=incident.source, id=incident.id, title=incident.title, severity=str(incident.severity),
+        status=str(incident.status),
+        classification=str(incident.classification) if incident.classification else None,
+        determination=str(incident.determination) if incident.determination else None,
+        owner=incident.assigned_to, tenant_id=incident.tenant_id, created=incident.created,
+        last_updated=incident.last_updated, tags=tuple(incident.custom_tags) + tuple(incident.system_tags),
+        links=tuple(links), attack_version=kb.version, attack_source=kb.source,
+    )
+
+
+def _metrics(incident: Incident, the_chain: object, ents: tuple) -> tuple[Metrics, list[str]]:
+    notes: list[str] = []
+    alerts = incident.alerts
+    created = [a.created for a in alerts if a.created]
+    first_alert = min(created) if created else None
+    comments = [c for c in incident.comments if c.created] + [c for a in alerts for c in a.comments if c.created]
+    first_comment = min(comments, key=lambda c: c.created) if comments else None  # type: ignore[arg-type,return-value]
+    acknowledged = first_comment.created if first_comment else None
+    if acknowledged is None:
+        notes.append("no comment or other dated analyst action, so time to acknowledge is unknown")
+    ttd = seconds(incident.first_activity, first_alert)
+    if ttd is not None and ttd < 0:
+        notes.append("the first alert is dated before the first recorded activity; time to detect is shown as 0")
+        ttd = 0.0
+    if incident.first_activity is None:
+        notes.append("no activity time on the incident or its alerts, so time to detect and dwell time are unknown")
+    techniques = {t.id for a in alerts for t in a.techniques if t.status != TechniqueStatus.INVALID}
+    by_type: dict[str, int] = {}
+    for e in ents:
+        by_type[e.type] = by_type.get(e.type, 0) + 1
+    stages = getattr(the_chain, "stages", ())
+    return Metrics(
+        first_activity=incident.first_activity, last_activity=incident.last_activity, first_alert=first_alert,
+        acknowledged=acknowledged,
+        acknowledged_by=(f"first comment{' by ' + first_comment.author if first_comment.author else ''}"
+                         if first_comment else None),
+        resolved=incident.resolved, time_to_detect=ttd,
+        time_to_acknowledge=seconds(first_alert, acknowledged),
+        time_to_resolve=seconds(first_alert, incident.resolved),
+        dwell_time=seconds(incident.first_activity, incident.resolved),
+        activity_span=seconds(incident.first_activity, incident.last_activity),
+        alerts=len(alerts), techniques=len(techniques), tactics=sum(s.observed for s in stages),
+        entities=len(ents), entities_by_type=by_type,
+    ), notes
+
+
+__all__ = ["ReviewContext", "review", "review_incident", "safe_url"]

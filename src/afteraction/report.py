@@ -1,0 +1,82 @@
+"""The static report site: an index of stored incidents and one review page (with a JSON twin) each.
+
+Runs the analyses and hands their typed results to the renderers; writes nothing but files under the
+chosen directory, so the site opens from disk with no network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from afteraction.analyze.review import Index, IndexRow, PeerIndex, ReviewContext, incident_facts, review
+from afteraction.analyze.review.model import REVIEW_SCHEMA_VERSION
+from afteraction.render.json import to_json
+from afteraction.store.read import load_incident
+
+if TYPE_CHECKING:
+    from afteraction.attack.kb import KnowledgeBase
+    from afteraction.store.db import Store
+
+PAGES = "incidents"
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def page_name(source: str, incident_id: str) -> str:
+    """A file name for an incident's page: readable, filesystem-safe and unique per (source, id)."""
+    digest = hashlib.sha256(f"{source}\0{incident_id}".encode()).hexdigest()[:10]
+    stem = _UNSAFE_NAME.sub("_", incident_id).strip("._")[:60] or "incident"
+    return f"{stem}-{digest}"
+
+
+def build_site(store: Store, kb: KnowledgeBase, directory: Path, *,
+               on_page: Callable[[int, int], None] | None = None, now: datetime | None = None) -> Path:
+    """Write ``index.html`` (+ ``index.json``) and ``incidents/<page>.html|.json``; returns the index path.
+
+    Pages of incidents no longer in the store are removed from ``incidents/``; other files are left alone.
+    """
+    from afteraction.render.html import render_index_html, render_review_html
+
+    now = now or datetime.now(UTC)
+    facts = incident_facts(store)
+    context = ReviewContext(kb, store, now=now, peers=PeerIndex(facts))
+    pages = directory / PAGES
+    pages.mkdir(parents=True, exist_ok=True)
+    rows: list[IndexRow] = []
+    written: set[str] = set()
+    for n, fact in enumerate(facts, 1):
+        incident = load_incident(store, fact.id, fact.source)
+        if incident is None:  # removed between the two reads
+            continue
+        result = review(incident, context)
+        name = page_name(fact.source, fact.id)
+        (pages / f"{name}.html").write_text(render_review_html(result, index_href="../index.html"),
+                                            encoding="utf-8")
+        (pages / f"{name}.json").write_text(to_json(result) + "\n", encoding="utf-8")
+        written.update((f"{name}.html", f"{name}.json"))
+        rows.append(IndexRow(
+            source=fact.source, id=fact.id, title=fact.title, incident_type=fact.incident_type,
+            incident_type_label=fact.incident_type_label, severity=fact.severity, status=fact.status,
+            classification=fact.classification, determination=fact.determination, owner=fact.owner,
+            created=fact.created, first_activity=fact.first_activity, resolved=fact.resolved,
+            alerts=fact.alerts, techniques=fact.techniques, time_to_detect=fact.time_to_detect,
+            time_to_resolve=fact.time_to_resolve, unremediated=fact.unremediated, page=f"{PAGES}/{name}.html",
+        ))
+        if on_page is not None:
+            on_page(n, len(facts))
+    for stale in pages.iterdir():
+        if stale.suffix in (".html", ".json") and stale.name not in written:
+            stale.unlink()
+    index = Index(schema_version=REVIEW_SCHEMA_VERSION, generated=now, attack_version=kb.version,
+                  incidents=tuple(rows))
+    (directory / "index.json").write_text(to_json(index) + "\n", encoding="utf-8")
+    target = directory / "index.html"
+    target.write_text(render_index_html(index), encoding="utf-8")
+    return target
+
+
+__all__ = ["PAGES", "build_site", "page_name"]

@@ -9,7 +9,7 @@ from afteraction.analyze.review import ReviewContext, review, safe_url
 from afteraction.analyze.review.incident_type import TypeFeatures, infer_type
 from afteraction.analyze.review.peers import PeerIndex
 from afteraction.attack.kb import KnowledgeBase
-from afteraction.model import Incident, IncidentStatus
+from afteraction.model import Classification, Incident, IncidentStatus
 from analyze.incidents import alert, at, incident, intrusion
 
 
@@ -70,6 +70,8 @@ def test_entities_merge_across_alerts_and_call_out_unremediated(kb: KnowledgeBas
     assert not ws.unremediated
     assert ws.alert_ids == ("a-exec", "a-cred")
     assert ents["alice"].unremediated
+    benign = msgspec.structs.replace(intrusion(), classification=Classification.FALSE_POSITIVE)
+    assert not any(e.unremediated for e in run(kb, benign).entities)
     assert next(iter(run(kb, intrusion()).entities)).name == "alice"  # unremediated first
 
 

@@ -9,12 +9,16 @@ from afteraction.model import Classification, Evidence, Incident
 
 _VERDICT_RANK = {"malicious": 3, "suspicious": 2, "unknown": 1, "other": 1, "noThreatsFound": 0}
 # Higher is further along; the entity shows the most advanced status any alert recorded.
-_REMEDIATION_RANK = {
+REMEDIATION_RANK = {
     "remediated": 5, "prevented": 5, "blocked": 5, "notFound": 4,
     "partiallyRemediated": 3, "running": 2, "pendingApproval": 2,
     "active": 1, "unremediated": 1, "declined": 1, "none": 0, "other": 0,
 }
 DONE = frozenset({"remediated", "prevented", "blocked", "notFound"})
+#: Statuses that say a remediation was needed and has not happened (``none`` only means "not recorded").
+OPEN = frozenset({"unremediated", "active", "declined", "pendingApproval", "running", "partiallyRemediated"})
+#: Classifications that say there was no threat, so nothing is left to remediate.
+BENIGN = frozenset({Classification.FALSE_POSITIVE, Classification.INFORMATIONAL_EXPECTED_ACTIVITY})
 _ORDER = ("device", "user", "mailbox", "ip", "url", "file", "process", "analyzedMessage")
 
 # Evidence columns worth showing next to each entity type.
@@ -34,23 +38,29 @@ _DETAILS: dict[str, tuple[str, ...]] = {
 def entities(incident: Incident) -> tuple[Entity, ...]:
     """Every distinct evidence entity with merged roles, worst verdict and best remediation status.
 
-    An entity is *unremediated* when some alert calls it malicious or suspicious and no alert records
-    it as remediated, prevented, blocked or not found.
+    An entity is *unremediated* when an alert not classified as a false positive or expected activity
+    (in an incident not so classified) calls it malicious or suspicious, its most advanced remediation
+    status is an open one (unremediated, active, declined, pending approval, running, partially
+    remediated), and so no alert records it as remediated, prevented, blocked or not found. ``none``
+    is Graph's default for "no remediation recorded" and is not counted.
     """
     merged: dict[tuple[str, str], dict] = {}
+    benign_incident = incident.classification in BENIGN
     for alert in incident.alerts:
         for n, ev in enumerate(alert.evidence):
             key = ev.key or ev.name or f"{alert.id}#{n}"
             slot = merged.setdefault((ev.type, key), {
                 "name": ev.name or key, "roles": set(), "verdict": "unknown", "remediation": "none",
-                "alerts": [], "details": {},
+                "alerts": [], "details": {}, "threat": False,
             })
+            slot["threat"] |= (not benign_incident and alert.classification not in BENIGN
+                               and str(ev.verdict) in ("malicious", "suspicious"))
             slot["roles"].update(ev.roles)
             verdict = str(ev.verdict)
             if _VERDICT_RANK.get(verdict, 1) > _VERDICT_RANK.get(slot["verdict"], 1):
                 slot["verdict"] = verdict
             status = str(ev.remediation_status)
-            if _REMEDIATION_RANK.get(status, 0) > _REMEDIATION_RANK.get(slot["remediation"], 0):
+            if REMEDIATION_RANK.get(status, 0) > REMEDIATION_RANK.get(slot["remediation"], 0):
                 slot["remediation"] = status
             if alert.id not in slot["alerts"]:
                 slot["alerts"].append(alert.id)
@@ -58,7 +68,7 @@ def entities(incident: Incident) -> tuple[Entity, ...]:
     out = [
         Entity(type=kind, key=key, name=s["name"], roles=tuple(sorted(s["roles"])), verdict=s["verdict"],
                remediation_status=s["remediation"], alert_ids=tuple(s["alerts"]), details=s["details"],
-               unremediated=s["verdict"] in ("malicious", "suspicious") and s["remediation"] not in DONE)
+               unremediated=s["threat"] and s["remediation"] in OPEN)
         for (kind, key), s in merged.items()
     ]
     return tuple(sorted(out, key=_entity_order))
@@ -100,4 +110,4 @@ def detection(incident: Incident) -> Detection:
                      detectors=tuple(uses), false_positive_alerts=tuple(false_positives))
 
 
-__all__ = ["DONE", "detection", "entities"]
+__all__ = ["BENIGN", "DONE", "OPEN", "REMEDIATION_RANK", "detection", "entities"]

@@ -156,6 +156,12 @@ def infer_type(features: TypeFeatures) -> IncidentType:
         why = ("no determination, technique, source or evidence typical of a known type",)
         return IncidentType(type="other", label=TYPES["other"], reasons=why)
     best = ranked[0]
+    # Ransomware is a kind of malware: a decisive ransomware signal refines a generic malware verdict.
+    if best == "malware" and scores["ransomware"] >= 3:
+        ranked.remove("ransomware")
+        ranked.insert(0, "ransomware")
+        best = "ransomware"
+        reasons[best].append("ransomware is the specific kind of malware seen")
     return IncidentType(type=best, label=TYPES[best], reasons=tuple(reasons[best]),
                         also=tuple(k for k in ranked[1:]))
 

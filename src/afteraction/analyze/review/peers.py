@@ -14,6 +14,7 @@ from typing import Any
 import ibis
 import msgspec
 
+from afteraction.analyze.review.entities import BENIGN, OPEN, REMEDIATION_RANK
 from afteraction.analyze.review.incident_type import TypeFeatures, infer_type
 from afteraction.analyze.review.model import PeerComparison
 from afteraction.store.db import Store
@@ -76,9 +77,20 @@ def _per_incident(con: Any) -> Any:
         keys, [comments.source == keys.source, comments.parent_id == keys.alert_id])
     incident_comments = comments.filter(comments.parent_kind == "incident").select(
         "source", "created", incident_id="parent_id")
-    unremediated = ev.filter(
-        ev.verdict.isin(["malicious", "suspicious"])
-        & ~ev.remediation_status.isin(["remediated", "prevented", "blocked", "notFound"]))
+    # The same rule as review.entities: a threat verdict, no remediation, and not a benign classification.
+    benign = [str(c) for c in BENIGN]
+    threat_alerts = alerts.filter(alerts.classification.isnull() | ~alerts.classification.isin(benign)).select(
+        "source", alert_id="id")
+    # The same rule as review.entities: a threat verdict from a non-benign alert, and the entity's most
+    # advanced remediation status is an open one (so nothing recorded it as done or in a better state).
+    ev_keyed = ev.mutate(entity=ev.type.concat(":", ev.key.fill_null("")))
+    flagged = ev_keyed.filter(ev_keyed.verdict.isin(["malicious", "suspicious"]))
+    threats = flagged.join(threat_alerts, ["source", "alert_id"]).select("source", "incident_id", "entity")
+    rank = ev_keyed.remediation_status.cases(*REMEDIATION_RANK.items(), else_=0)
+    best = ev_keyed.mutate(rank=rank).group_by(["source", "incident_id", "entity"]).aggregate(
+        best=ibis._.rank.max(), status=ibis._.remediation_status.argmax(ibis._.rank))
+    open_ = best.filter(best.status.isin(sorted(OPEN))).select("source", "incident_id", "entity")
+    unremediated = threats.semi_join(open_, ["source", "incident_id", "entity"])
     parts = [
         alerts.group_by(["source", "incident_id"]).aggregate(
             n_alerts=alerts.count(), first_alert=alerts.created.min(),
@@ -90,13 +102,13 @@ def _per_incident(con: Any) -> Any:
         tech.group_by(["source", "incident_id"]).aggregate(
             technique_ids=tech.technique_id.collect(distinct=True), n_techniques=tech.technique_id.nunique()),
         ev.group_by(["source", "incident_id"]).aggregate(evidence_types=ev.type.collect(distinct=True)),
-        unremediated.group_by(["source", "incident_id"]).aggregate(
-            n_unremediated=(unremediated.type.concat(":", unremediated.key.fill_null(""))).nunique()),
+        unremediated.group_by(["source", "incident_id"]).aggregate(n_unremediated=unremediated.entity.nunique()),
         alert_comments.group_by(["source", "incident_id"]).aggregate(alert_ack=alert_comments.created.min()),
         incident_comments.group_by(["source", "incident_id"]).aggregate(
             incident_ack=incident_comments.created.min()),
     ]
     out = incidents.filter(~incidents.is_stub)
+    out = out.mutate(n_unremediated_ok=out.classification.isnull() | ~out.classification.isin(benign))
     for part in parts:
         out = out.left_join(part, [out.source == part.source, out.id == part.incident_id]).drop(
             "source_right", "incident_id")
@@ -125,7 +137,8 @@ def _facts(r: dict[str, Any]) -> IncidentFacts:
         owner=r["assigned_to"], created=r["created"], first_activity=r["first_activity"],
         first_alert=r["first_alert"], resolved=r["resolved"],
         acknowledged=min((t for t in (r["alert_ack"], r["incident_ack"]) if t is not None), default=None),
-        alerts=r["n_alerts"] or 0, techniques=r["n_techniques"] or 0, unremediated=r["n_unremediated"] or 0,
+        alerts=r["n_alerts"] or 0, techniques=r["n_techniques"] or 0,
+        unremediated=r["n_unremediated"] if r["n_unremediated"] and r["n_unremediated_ok"] else 0,
         incident_type=kind.type, incident_type_label=kind.label,
     )
 

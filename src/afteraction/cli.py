@@ -80,7 +80,7 @@ def main() -> None:
 
 
 def _register() -> None:
-    from afteraction.commands import attack_cmd, generate_cmd, ingest_cmd, review_cmd
+    from afteraction.commands import attack_cmd, demo_cmd, generate_cmd, ingest_cmd, review_cmd
 
     cli.add_command(ingest_cmd.ingest)
     cli.add_command(ingest_cmd.incidents)
@@ -88,6 +88,7 @@ def _register() -> None:
     cli.add_command(generate_cmd.generate)
     cli.add_command(review_cmd.review)
     cli.add_command(review_cmd.report)
+    cli.add_command(demo_cmd.demo)
 
 
 _register()

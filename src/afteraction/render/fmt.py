@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from afteraction.render.terminal import UNSAFE_CHARS
@@ -188,3 +189,20 @@ def relative_href(href: str | None) -> str | None:
     if parts.scheme or parts.netloc or ":" in parts.path.split("/", 1)[0]:
         return None
     return href
+
+
+def bytecode_cache() -> Any:
+    """A Jinja2 bytecode cache under the cache directory, so templates compile once per version, or None.
+
+    Jinja keys each entry by template name and source checksum, so an edited template recompiles.
+    """
+    from jinja2 import FileSystemBytecodeCache
+
+    from afteraction.attack.cache import cache_dir
+
+    directory = cache_dir().parent / "templates"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return FileSystemBytecodeCache(str(directory))

@@ -68,6 +68,7 @@ def environment() -> Environment:
         finalize=_finalize,
         trim_blocks=True,
         lstrip_blocks=True,
+        bytecode_cache=fmt.bytecode_cache(),
     )
     env.filters.update(
         when=fmt.when, when_precise=fmt.when_precise, clock=fmt.clock, duration=fmt.duration, label=fmt.label,

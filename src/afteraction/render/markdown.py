@@ -95,6 +95,7 @@ def environment() -> Environment:
         finalize=_finalize,
         trim_blocks=True,
         lstrip_blocks=True,
+        bytecode_cache=fmt.bytecode_cache(),
         keep_trailing_newline=True,
     )
     env.filters.update(when=fmt.when, duration=fmt.duration, label=fmt.label, count=fmt.count,

@@ -8,17 +8,18 @@ type inference then runs in Python on one small row per incident.
 from __future__ import annotations
 
 import statistics
+import sys
 from datetime import datetime
 from typing import Any
 
 import ibis
 import msgspec
 
+from afteraction.analyze.queries import run_rows
 from afteraction.analyze.review.entities import BENIGN, OPEN, REMEDIATION_RANK
 from afteraction.analyze.review.incident_type import TypeFeatures, infer_type
 from afteraction.analyze.review.model import PeerComparison
 from afteraction.store.db import Store
-from afteraction.store.tables import connect
 
 #: Fewer peers than this and the review says so instead of comparing.
 MIN_PEERS = 5
@@ -117,7 +118,9 @@ def _per_incident(con: Any) -> Any:
 
 def incident_facts(store: Store) -> list[IncidentFacts]:
     """Facts for every stored (non-stub) incident, newest first."""
-    rows = _per_incident(connect(store)).to_pyarrow().to_pylist()
+    import afteraction.analyze.review.entities as entities_module
+
+    rows = run_rows(store, "incident-facts", _per_incident, (sys.modules[__name__], entities_module))
     return [_facts(r) for r in rows]
 
 

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from afteraction.analyze.review import Index, IndexRow, PeerIndex, ReviewContext, incident_facts, review
 from afteraction.analyze.review.model import REVIEW_SCHEMA_VERSION
 from afteraction.render.json import to_json
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from afteraction.store.db import Store
 
 PAGES = "incidents"
+MANIFEST = ".afteraction-site.json"  # the pages the last build wrote, so a rebuild removes only its own
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -37,7 +40,8 @@ def build_site(store: Store, kb: KnowledgeBase, directory: Path, *,
                on_page: Callable[[int, int], None] | None = None, now: datetime | None = None) -> Path:
     """Write ``index.html`` (+ ``index.json``) and ``incidents/<page>.html|.json``; returns the index path.
 
-    Pages of incidents no longer in the store are removed from ``incidents/``; other files are left alone.
+    Pages this function wrote before (listed in ``DIR/.afteraction-site.json``) for incidents no longer
+    in the store are removed; no other file is touched.
     """
     from afteraction.render.html import render_index_html, render_review_html
 
@@ -68,9 +72,7 @@ def build_site(store: Store, kb: KnowledgeBase, directory: Path, *,
         ))
         if on_page is not None:
             on_page(n, len(facts))
-    for stale in pages.iterdir():
-        if stale.suffix in (".html", ".json") and stale.name not in written:
-            stale.unlink()
+    _remove_stale(directory, written)
     index = Index(schema_version=REVIEW_SCHEMA_VERSION, generated=now, attack_version=kb.version,
                   incidents=tuple(rows))
     (directory / "index.json").write_text(to_json(index) + "\n", encoding="utf-8")
@@ -79,4 +81,17 @@ def build_site(store: Store, kb: KnowledgeBase, directory: Path, *,
     return target
 
 
-__all__ = ["PAGES", "build_site", "page_name"]
+def _remove_stale(directory: Path, written: set[str]) -> None:
+    """Delete pages listed in the previous run's manifest and not written now; record the new list."""
+    manifest = directory / MANIFEST
+    try:
+        before = msgspec.json.decode(manifest.read_bytes(), type=list[str])
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        before = []
+    for name in before:
+        if name not in written and _UNSAFE_NAME.sub("", name) == name:  # plain names only, never a path
+            (directory / PAGES / name).unlink(missing_ok=True)
+    manifest.write_bytes(msgspec.json.encode(sorted(written)))
+
+
+__all__ = ["MANIFEST", "PAGES", "build_site", "page_name"]

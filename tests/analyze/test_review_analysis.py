@@ -9,7 +9,7 @@ from afteraction.analyze.review import ReviewContext, review, safe_url
 from afteraction.analyze.review.incident_type import TypeFeatures, infer_type
 from afteraction.analyze.review.peers import PeerIndex
 from afteraction.attack.kb import KnowledgeBase
-from afteraction.model import Classification, Incident, IncidentStatus
+from afteraction.model import Classification, Comment, Incident, IncidentStatus
 from analyze.incidents import alert, at, incident, intrusion
 
 
@@ -123,7 +123,7 @@ def test_summary_states_only_facts(kb: KnowledgeBase) -> None:
     assert "4 ATT&CK techniques" in text
     assert "35 min" in text
     assert "classified as truePositive (multiStagedAttack)" in text
-    assert "1 entity marked malicious or suspicious has no recorded remediation" in text
+    assert "1 entity marked malicious or suspicious is recorded as not remediated" in text
 
 
 def test_no_alerts_no_times(kb: KnowledgeBase) -> None:
@@ -189,3 +189,34 @@ def test_peer_comparison_needs_enough_peers(kb: KnowledgeBase) -> None:
     assert peers.time_to_detect == (1800 + 2400) / 2
     assert peers.alerts == 4.5  # alert counts 1..7 and 99
     assert peers.time_to_resolve == 3600  # each peer resolved one hour after its first alert
+
+
+def test_first_alert_without_a_tactic_leaves_the_first_stage_unknown(kb: KnowledgeBase) -> None:
+    inc = incident(alert("early", [], activity=0, fired=5), alert("late", ["T1486"], category="Impact", activity=60,
+                                                                   fired=120))
+    r = run(kb, inc)
+    assert r.chain.first_detected == at(5)
+    assert r.metrics.first_alert == at(5)
+    assert r.chain.first_detected_stage is None
+    assert not r.chain.detected_late
+    assert "stage" not in r.summary[1]  # no claim about the stage of the first alert
+
+
+def test_clock_skew_is_clamped_and_noted(kb: KnowledgeBase) -> None:
+    early_comment = msgspec.structs.replace(intrusion(), comments=(Comment(text="x", created=at(-30)),))
+    r = run(kb, early_comment)
+    assert r.metrics.time_to_acknowledge == 0
+    assert any("time to acknowledge is shown as 0" in n for n in r.notes)
+
+
+def test_timeline_links_are_http_only(kb: KnowledgeBase) -> None:
+    bad = alert("a", ["T1059.001"], web_url="javascript:alert(1)")
+    good = alert("b", ["T1059.001"], web_url="https://security.microsoft.com/alerts/b")
+    urls = {e.alert_id: e.url for e in run(kb, incident(bad, good)).timeline}
+    assert urls == {"a": None, "b": "https://security.microsoft.com/alerts/b"}
+
+
+def test_action_items_are_ordered_by_priority(kb: KnowledgeBase) -> None:
+    order = {"high": 0, "medium": 1, "low": 2}
+    ranks = [order[i.priority] for i in run(kb, intrusion()).action_items]
+    assert ranks == sorted(ranks)

@@ -87,3 +87,35 @@ def test_committed_schemas_match_the_result_types() -> None:
         committed = json.loads((REPO / "docs" / "schemas" / name).read_text(encoding="utf-8"))
         hint = f"regenerate {name}: python -m afteraction.analyze.review.schemas"
         assert committed == json.loads(json.dumps(schema)), hint
+
+
+def test_incidents_known_only_from_alerts_are_reviewed_and_listed(tmp_path: Path, kb: KnowledgeBase) -> None:
+    from afteraction.ingest.graph_export import alert_to_graph
+    from afteraction.model import Alert, TechniqueRef
+
+    alerts = {"value": [alert_to_graph(Alert(id=f"a{i}", incident_id="stub-9", title="Alert only",
+                                              techniques=(TechniqueRef(raw="T1059.001", id="T1059.001"),)))
+                        for i in range(2)]}
+    page = tmp_path / "alerts.json"
+    page.write_text(json.dumps(alerts), encoding="utf-8")
+    store = Store(tmp_path / "s.duckdb")
+    ingest_paths(store, [str(page)], kb)
+    r = review_incident(store, kb, "stub-9")
+    assert r.metrics.alerts == 2
+    assert "stub-9" in {f.id for f in incident_facts(store)}
+
+
+def test_index_facts_agree_with_reviews_on_generated_data(tmp_path: Path, kb: KnowledgeBase) -> None:
+    from afteraction.analyze.review import ReviewContext
+    from afteraction.synth import Options, generate
+
+    result = generate(Options(incidents=60, weeks=6, seed=21), tmp_path / "sample", kb)
+    store = Store(tmp_path / "g.duckdb")
+    ingest_paths(store, [str(result.export_dir)], kb)
+    context = ReviewContext(kb, store)
+    for fact in incident_facts(store):
+        r = review_incident(store, kb, fact.id, context=context)
+        assert fact.incident_type == r.incident_type.type, fact.id
+        assert fact.time_to_detect == r.metrics.time_to_detect, fact.id
+        assert fact.time_to_acknowledge == r.metrics.time_to_acknowledge, fact.id
+        assert fact.unremediated == sum(e.unremediated for e in r.entities), fact.id

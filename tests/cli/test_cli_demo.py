@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 from click.testing import CliRunner
 
 from afteraction.cli import cli
@@ -21,5 +22,24 @@ def test_demo_builds_the_site_and_can_run_again(isolated: Path) -> None:
     assert len(index["incidents"]) == 12
     for row in index["incidents"]:
         assert (out / "site" / row["page"]).is_file()
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs" / "schemas" / "index.schema.json")
+                        .read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(index)
+
+
+def test_report_removes_only_its_own_stale_pages(isolated: Path) -> None:
+    runner = CliRunner()
+    out = isolated / "demo"
+    assert runner.invoke(cli, ["demo", "--out", str(out), "--incidents", "8", "--weeks", "2"]).exit_code == 0
+    pages = out / "site" / "incidents"
+    mine = pages / "my-notes.json"
+    mine.write_text("{}", encoding="utf-8")
+    result = runner.invoke(cli, ["demo", "--out", str(out), "--incidents", "5", "--weeks", "2"])
+    assert result.exit_code == 0, result.output
+    assert mine.is_file()  # not ours: kept
+    index = json.loads((out / "site" / "index.json").read_text(encoding="utf-8"))
+    assert len(index["incidents"]) == 5
+    # The pages of the three incidents no longer stored are gone; exactly the indexed pages remain.
+    assert {f"incidents/{p.name}" for p in pages.glob("*.html")} == {r["page"] for r in index["incidents"]}
     assert (out / "sample" / "truth.json").is_file()
     assert not (isolated / "store.duckdb").exists()  # the default (global --db) store is untouched

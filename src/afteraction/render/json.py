@@ -18,7 +18,7 @@ def _default(value: Any) -> Any:
 
 
 # msgspec escapes C0 controls; C1 controls and bidi/separator characters would reach a terminal raw.
-_ESCAPE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_ESCAPE = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def to_json(value: Any, *, indent: int = 2) -> str:

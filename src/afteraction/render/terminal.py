@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 
 # C0 controls except tab, DEL, C1 controls, line/paragraph separators, and the Unicode bidi marks,
-# embeddings, overrides and isolates used to disguise text (Trojan Source).
-UNSAFE_CHARS = "\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+# embeddings, overrides and isolates used to disguise text (Trojan Source), and the zero-width characters
+# that hide text or split look-alike names (U+200B-U+200D, U+FEFF).
+UNSAFE_CHARS = (
+    "\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff"
+)
 _UNSAFE = re.compile(f"[{UNSAFE_CHARS}]")
 
 

@@ -20,7 +20,9 @@ def _rows(store: Store, sql: str, params: list[Any]) -> list[dict[str, Any]]:
 
 
 def _unmapped(row: dict[str, Any]) -> dict[str, Any]:
-    text = row.get("unmapped")
+    text = row.pop("unmapped", None)
+    # NULLs (e.g. the tag lists of an incident known only from alert exports) take the record's defaults.
+    row = {k: v for k, v in row.items() if v is not None}
     row["unmapped"] = _decode_unmapped.decode(text) if text else {}
     return row
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from afteraction.analyze.review import chain as chain_mod
+from afteraction.analyze.review.chain import safe_url
 from afteraction.analyze.review.entities import detection, entities
 from afteraction.analyze.review.guidance import lessons
 from afteraction.analyze.review.incident_type import features_of, infer_type
 from afteraction.analyze.review.model import REVIEW_SCHEMA_VERSION, Header, Link, Metrics, Review
-from afteraction.analyze.review.peers import PeerIndex, seconds
+from afteraction.analyze.review.peers import PeerIndex, nonnegative, seconds
 from afteraction.analyze.review.recommend import action_items, recommendations
 from afteraction.analyze.review.summary import summarize
 from afteraction.errors import UsageError
@@ -20,19 +20,6 @@ from afteraction.model import Incident, TechniqueStatus, derive_times
 if TYPE_CHECKING:
     from afteraction.attack.kb import KnowledgeBase
     from afteraction.store.db import Store
-
-
-def safe_url(url: str | None) -> str | None:
-    """The URL if it is an absolute http(s) URL, else None (no ``javascript:``, ``data:``, relative...)."""
-    if not url:
-        return None
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return url.strip()
 
 
 class ReviewContext:
@@ -144,7 +131,9 @@ def _metrics(incident: Incident, the_chain: object, ents: tuple) -> tuple[Metric
     ttd = seconds(incident.first_activity, first_alert)
     if ttd is not None and ttd < 0:
         notes.append("the first alert is dated before the first recorded activity; time to detect is shown as 0")
-        ttd = 0.0
+    tta = seconds(first_alert, acknowledged)
+    if tta is not None and tta < 0:
+        notes.append("the first comment is dated before the first alert; time to acknowledge is shown as 0")
     if incident.first_activity is None:
         notes.append("no activity time on the incident or its alerts, so time to detect and dwell time are unknown")
     techniques = {t.id for a in alerts for t in a.techniques if t.status != TechniqueStatus.INVALID}
@@ -157,8 +146,7 @@ def _metrics(incident: Incident, the_chain: object, ents: tuple) -> tuple[Metric
         acknowledged=acknowledged,
         acknowledged_by=(f"first comment{' by ' + first_comment.author if first_comment.author else ''}"
                          if first_comment else None),
-        resolved=incident.resolved, time_to_detect=ttd,
-        time_to_acknowledge=seconds(first_alert, acknowledged),
+        resolved=incident.resolved, time_to_detect=nonnegative(ttd), time_to_acknowledge=nonnegative(tta),
         time_to_resolve=seconds(first_alert, incident.resolved),
         dwell_time=seconds(incident.first_activity, incident.resolved),
         activity_span=seconds(incident.first_activity, incident.last_activity),

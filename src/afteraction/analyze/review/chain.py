@@ -6,6 +6,7 @@ import math
 from collections import Counter
 from datetime import datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from afteraction.analyze.review.model import (
     Chain,
@@ -20,6 +21,21 @@ from afteraction.model import Alert, Incident, TechniqueStatus
 
 if TYPE_CHECKING:
     from afteraction.attack.kb import KnowledgeBase
+
+_LINK_SCHEMES = ("http", "https")
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is an absolute http(s) URL, else None (no ``javascript:``, ``data:``, relative...)."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in _LINK_SCHEMES or not parts.netloc:
+        return None
+    return url.strip()
 
 _KEY_EVIDENCE = 4  # evidence names shown per timeline entry
 
@@ -98,7 +114,7 @@ def timeline(kb: KnowledgeBase, incident: Incident) -> tuple[TimelineEntry, ...]
             detection_source=alert.detection_source, service_source=alert.service_source,
             evidence=tuple(EvidenceRef(type=e.type, name=e.name or "", verdict=str(e.verdict))
                            for e in evidence[:_KEY_EVIDENCE]),
-            url=alert.web_url,
+            url=safe_url(alert.web_url),
         ))
         entries.extend(TimelineEntry(time=c.created, kind="comment", title=c.text, alert_id=alert.id,
                                      author=c.author) for c in alert.comments)
@@ -149,6 +165,8 @@ def chain(kb: KnowledgeBase, incident: Incident, profiles: GroupProfiles | None 
     unmapped: list[str] = []
     first_alert: tuple[datetime, int, str] | None = None  # (created, order, tactic)
     order = {t.shortname: i for i, t in enumerate(kb.tactics)}
+    fired = [a.created for a in incident.alerts if a.created is not None]
+    first_fired = min(fired) if fired else None
     for alert in incident.alerts:
         placed = alert_tactics(kb, alert)
         if not placed:
@@ -192,11 +210,13 @@ def chain(kb: KnowledgeBase, incident: Incident, profiles: GroupProfiles | None 
         likely = profiles.likely(kb, observed_ids, stage.shortname) if profiles else []
         skipped.append(SkippedStage(tactic_id=stage.tactic_id, tactic=stage.tactic, question=question,
                                     likely=tuple(likely)))
-    first_stage = next((s for s in out if first_alert and s.shortname == first_alert[2]), None)
+    # The stage of the first alert is known only when that alert maps to a tactic.
+    known = first_alert is not None and first_alert[0] == first_fired
+    first_stage = next((s for s in out if known and first_alert and s.shortname == first_alert[2]), None)
     return Chain(
         stages=tuple(out), earliest_stage=earliest.tactic, earliest_activity=min(seen_times) if seen_times else None,
         first_detected_stage=first_stage.tactic if first_stage else None,
-        first_detected=first_alert[0] if first_alert else None,
+        first_detected=first_fired,
         detected_late=bool(first_stage and first_stage.order > earliest.order),
         skipped=tuple(skipped), unmapped_alerts=tuple(unmapped),
     )
@@ -208,4 +228,4 @@ def _min(a: datetime | None, b: datetime | None) -> datetime | None:
     return a if b is None else min(a, b)
 
 
-__all__ = ["GroupProfiles", "alert_tactics", "alert_techniques", "chain", "technique_info", "timeline"]
+__all__ = ["GroupProfiles", "alert_tactics", "alert_techniques", "chain", "safe_url", "technique_info", "timeline"]

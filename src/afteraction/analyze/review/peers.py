@@ -49,11 +49,11 @@ class IncidentFacts(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def time_to_detect(self) -> float | None:
-        return seconds(self.first_activity, self.first_alert)
+        return nonnegative(seconds(self.first_activity, self.first_alert))
 
     @property
     def time_to_acknowledge(self) -> float | None:
-        return seconds(self.first_alert, self.acknowledged)
+        return nonnegative(seconds(self.first_alert, self.acknowledged))
 
     @property
     def time_to_resolve(self) -> float | None:
@@ -65,6 +65,11 @@ def seconds(start: datetime | None, end: datetime | None) -> float | None:
     if start is None or end is None:
         return None
     return (end - start).total_seconds()
+
+
+def nonnegative(value: float | None) -> float | None:
+    """Durations where clock skew put the end before the start count as 0 (the review notes it)."""
+    return None if value is None else max(0.0, value)
 
 
 def _per_incident(con: Any) -> Any:
@@ -84,7 +89,10 @@ def _per_incident(con: Any) -> Any:
         "source", alert_id="id")
     # The same rule as review.entities: a threat verdict from a non-benign alert, and the entity's most
     # advanced remediation status is an open one (so nothing recorded it as done or in a better state).
-    ev_keyed = ev.mutate(entity=ev.type.concat(":", ev.key.fill_null("")))
+    # Entity identity as in review.entities: key, else name, else the alert and position.
+    fallback = ev.alert_id.concat("#", ev.seq.cast("string"))
+    identity = ev.key.nullif("").fill_null(ev.name.nullif("")).fill_null(fallback)
+    ev_keyed = ev.mutate(entity=ev.type.concat(":", identity))
     flagged = ev_keyed.filter(ev_keyed.verdict.isin(["malicious", "suspicious"]))
     threats = flagged.join(threat_alerts, ["source", "alert_id"]).select("source", "incident_id", "entity")
     rank = ev_keyed.remediation_status.cases(*REMEDIATION_RANK.items(), else_=0)
@@ -97,6 +105,7 @@ def _per_incident(con: Any) -> Any:
             n_alerts=alerts.count(), first_alert=alerts.created.min(),
             alert_determinations=alerts.determination.collect(),
             categories=alerts.category.collect(),
+            category_lists=alerts.categories.collect(),
             sources=alerts.detection_source.collect().concat(alerts.service_source.collect()),
             threat_names=alerts.threat_family_name.collect().concat(alerts.threat_display_name.collect()),
         ),
@@ -108,7 +117,7 @@ def _per_incident(con: Any) -> Any:
         incident_comments.group_by(["source", "incident_id"]).aggregate(
             incident_ack=incident_comments.created.min()),
     ]
-    out = incidents.filter(~incidents.is_stub)
+    out = incidents
     out = out.mutate(n_unremediated_ok=out.classification.isnull() | ~out.classification.isin(benign))
     for part in parts:
         out = out.left_join(part, [out.source == part.source, out.id == part.incident_id]).drop(
@@ -130,7 +139,8 @@ def _facts(r: dict[str, Any]) -> IncidentFacts:
 
     kind = infer_type(TypeFeatures(
         determinations=present([r["determination"], *(r["alert_determinations"] or [])]),
-        categories=present(r["categories"]), techniques=present(r["technique_ids"]),
+        categories=present([*(r["categories"] or []), *(c for cs in r["category_lists"] or [] for c in cs or [])]),
+        techniques=present(r["technique_ids"]),
         sources=present(r["sources"]), evidence_types=present(r["evidence_types"]),
         threat_names=present(r["threat_names"]),
     ))
@@ -181,4 +191,4 @@ def _median(values: Any) -> float | None:
     return float(statistics.median(present)) if present else None
 
 
-__all__ = ["MIN_PEERS", "IncidentFacts", "PeerIndex", "incident_facts", "seconds"]
+__all__ = ["MIN_PEERS", "IncidentFacts", "PeerIndex", "incident_facts", "nonnegative", "seconds"]

@@ -159,7 +159,8 @@ def action_items(kb: KnowledgeBase, *, status: str, kind: IncidentType, metrics:
             what="Update the ATT&CK data (afteraction attack update)",
             why=f"technique ids unknown to ATT&CK {kb.version}: {', '.join(sorted(set(unknown_techniques)))}",
             links=tuple(sorted(set(unknown_techniques))), priority="low"))
-    return tuple(items)
+    rank = {"high": 0, "medium": 1, "low": 2}
+    return tuple(sorted(items, key=lambda item: rank.get(item.priority, 3)))  # stable: order within a priority
 
 
 def _type_items(kind: IncidentType, entities: tuple[Entity, ...]) -> list[ActionItem]:

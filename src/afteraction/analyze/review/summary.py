@@ -74,16 +74,19 @@ def summarize(header: Header, kind: IncidentType, metrics: Metrics, chain: Chain
                    f"stages ({', '.join(s.tactic for s in chain.skipped)}).")
     classified = (f"classified as {header.classification}"
                   + (f" ({header.determination})" if header.determination else "")) if header.classification else ""
-    if metrics.resolved is not None:
+    if metrics.resolved is not None and metrics.time_to_resolve is not None:
         out.append("The incident was " + (classified + " and " if classified else "")
                    + f"resolved {duration_text(metrics.time_to_resolve)} after the first alert.")
+    elif metrics.resolved is not None:
+        out.append("The incident was " + (classified + " and " if classified else "")
+                   + f"resolved at {_at(metrics.resolved)}.")
     else:
         out.append(f"The incident is {header.status}" + (f", {classified}." if classified else
                                                            " and not yet classified."))
     open_entities = sum(e.unremediated for e in entities)
     if open_entities:
         out.append(f"{_plural(open_entities, 'entity', 'entities')} marked malicious or suspicious "
-                   f"{'has' if open_entities == 1 else 'have'} no recorded remediation.")
+                   f"{'is' if open_entities == 1 else 'are'} recorded as not remediated.")
     return tuple(out)
 
 

@@ -17,14 +17,17 @@ import msgspec
 
 from afteraction.analyze.review import Index, IndexRow, PeerIndex, ReviewContext, incident_facts, review
 from afteraction.analyze.review.model import REVIEW_SCHEMA_VERSION
+from afteraction.analyze.review.peers import IncidentFacts
+from afteraction.model import Incident
 from afteraction.render.json import to_json
-from afteraction.store.read import load_incident
+from afteraction.store.read import load_incidents
 
 if TYPE_CHECKING:
     from afteraction.attack.kb import KnowledgeBase
     from afteraction.store.db import Store
 
 PAGES = "incidents"
+CHUNK = 250  # incidents read from the store per round of queries
 MANIFEST = ".afteraction-site.json"  # the pages the last build wrote, so a rebuild removes only its own
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -52,26 +55,27 @@ def build_site(store: Store, kb: KnowledgeBase, directory: Path, *,
     pages.mkdir(parents=True, exist_ok=True)
     rows: list[IndexRow] = []
     written: set[str] = set()
-    for n, fact in enumerate(facts, 1):
-        incident = load_incident(store, fact.id, fact.source)
-        if incident is None:  # removed between the two reads
-            continue
-        result = review(incident, context)
-        name = page_name(fact.source, fact.id)
-        (pages / f"{name}.html").write_text(render_review_html(result, index_href="../index.html"),
-                                            encoding="utf-8")
-        (pages / f"{name}.json").write_text(to_json(result) + "\n", encoding="utf-8")
-        written.update((f"{name}.html", f"{name}.json"))
-        rows.append(IndexRow(
-            source=fact.source, id=fact.id, title=fact.title, incident_type=fact.incident_type,
-            incident_type_label=fact.incident_type_label, severity=fact.severity, status=fact.status,
-            classification=fact.classification, determination=fact.determination, owner=fact.owner,
-            created=fact.created, first_activity=fact.first_activity, resolved=fact.resolved,
-            alerts=fact.alerts, techniques=fact.techniques, time_to_detect=fact.time_to_detect,
-            time_to_resolve=fact.time_to_resolve, unremediated=fact.unremediated, page=f"{PAGES}/{name}.html",
-        ))
-        if on_page is not None:
-            on_page(n, len(facts))
+    done = 0
+    for start in range(0, len(facts), CHUNK):
+        chunk = facts[start: start + CHUNK]
+        loaded: dict[tuple[str, str], Incident] = {}
+        for source in sorted({f.source for f in chunk}):
+            ids = [f.id for f in chunk if f.source == source]
+            loaded.update(((source, i), inc) for i, inc in load_incidents(store, ids, source).items())
+        for fact in chunk:
+            incident = loaded.get((fact.source, fact.id))
+            done += 1
+            if incident is None:  # removed between the two reads
+                continue
+            result = review(incident, context)
+            name = page_name(fact.source, fact.id)
+            (pages / f"{name}.html").write_text(render_review_html(result, index_href="../index.html"),
+                                                encoding="utf-8")
+            (pages / f"{name}.json").write_text(to_json(result) + "\n", encoding="utf-8")
+            written.update((f"{name}.html", f"{name}.json"))
+            rows.append(_row(fact, f"{PAGES}/{name}.html"))
+            if on_page is not None:
+                on_page(done, len(facts))
     _remove_stale(directory, written)
     index = Index(schema_version=REVIEW_SCHEMA_VERSION, generated=now, attack_version=kb.version,
                   incidents=tuple(rows))
@@ -79,6 +83,17 @@ def build_site(store: Store, kb: KnowledgeBase, directory: Path, *,
     target = directory / "index.html"
     target.write_text(render_index_html(index), encoding="utf-8")
     return target
+
+
+def _row(fact: IncidentFacts, page: str) -> IndexRow:
+    return IndexRow(
+        source=fact.source, id=fact.id, title=fact.title, incident_type=fact.incident_type,
+        incident_type_label=fact.incident_type_label, severity=fact.severity, status=fact.status,
+        classification=fact.classification, determination=fact.determination, owner=fact.owner,
+        created=fact.created, first_activity=fact.first_activity, resolved=fact.resolved,
+        alerts=fact.alerts, techniques=fact.techniques, time_to_detect=fact.time_to_detect,
+        time_to_resolve=fact.time_to_resolve, unremediated=fact.unremediated, page=page,
+    )
 
 
 def _remove_stale(directory: Path, written: set[str]) -> None:

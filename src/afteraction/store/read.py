@@ -32,23 +32,43 @@ def load_incident(store: Store, incident_id: str, source: str = "defender") -> I
 
     Alerts, evidence, techniques and comments come back as the canonical records that were stored.
     """
-    found = _rows(store, "SELECT * FROM incidents WHERE source = ? AND id = ?", [source, incident_id])
-    if not found:
-        return None
-    incident = _unmapped(found[0])
-    key = [source, incident_id]
-    alerts = [_unmapped(a) for a in _rows(
-        store, "SELECT * FROM alerts WHERE source = ? AND incident_id = ? ORDER BY created NULLS LAST, id", key)]
-    children = _children(store, source, [a["id"] for a in alerts])
-    for alert in alerts:
-        alert["techniques"] = children["techniques"][alert["id"]]
-        alert["evidence"] = children["evidence"][alert["id"]]
-        alert["comments"] = children["comments"][alert["id"]]
-    incident["comments"] = _rows(
-        store, "SELECT text, author, created FROM comments WHERE source = ? AND parent_kind = 'incident' "
-        "AND parent_id = ? ORDER BY seq", key)
-    incident["alerts"] = alerts
-    return msgspec.convert(incident, Incident, strict=False, from_attributes=False)
+    return load_incidents(store, [incident_id], source).get(incident_id)
+
+
+def load_incidents(store: Store, incident_ids: list[str], source: str = "defender") -> dict[str, Incident]:
+    """Several stored incidents at once (one query per table), keyed by id; missing ids are absent.
+
+    Use it in chunks of a few hundred ids to read a whole store: reading incidents one by one costs a
+    scan of every table per incident.
+    """
+    if not incident_ids:
+        return {}
+    params: list[Any] = [source, list(incident_ids)]
+    incidents = {r["id"]: _unmapped(r) for r in _rows(
+        store, f"SELECT * FROM incidents WHERE source = ? AND id IN {_IDS}", params)}
+    alerts: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in _rows(store, f"SELECT * FROM alerts WHERE source = ? AND incident_id IN {_IDS} "
+                            "ORDER BY incident_id, created NULLS LAST, id", params):
+        alerts[row["incident_id"]].append(_unmapped(row))
+    children = _children(store, source, [a["id"] for rows in alerts.values() for a in rows])
+    comments: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in _rows(store, "SELECT parent_id, text, author, created FROM comments WHERE source = ? AND "
+                            f"parent_kind = 'incident' AND parent_id IN {_IDS} ORDER BY parent_id, seq", params):
+        comments[row.pop("parent_id")].append(row)
+    out: dict[str, Incident] = {}
+    for iid, incident in incidents.items():
+        for alert in alerts.get(iid, []):
+            alert["techniques"] = children["techniques"][alert["id"]]
+            alert["evidence"] = children["evidence"][alert["id"]]
+            alert["comments"] = children["comments"][alert["id"]]
+        incident["comments"] = comments.get(iid, [])
+        incident["alerts"] = alerts.get(iid, [])
+        out[iid] = msgspec.convert(incident, Incident, strict=False, from_attributes=False)
+    return out
+
+
+# A list parameter as a relation, so DuckDB hash-joins it instead of testing list membership per row.
+_IDS = "(SELECT UNNEST(?::VARCHAR[]))"
 
 
 def _children(store: Store, source: str, alert_ids: list[str]) -> dict[str, dict[str, list[dict[str, Any]]]]:
@@ -59,16 +79,16 @@ def _children(store: Store, source: str, alert_ids: list[str]) -> dict[str, dict
         return out
     params = [source, alert_ids]
     for row in _rows(store, "SELECT alert_id, raw, technique_id AS id, status FROM alert_techniques "
-                            "WHERE source = ? AND list_contains(?, alert_id) ORDER BY alert_id, seq", params):
+                            f"WHERE source = ? AND alert_id IN {_IDS} ORDER BY alert_id, seq", params):
         out["techniques"][row.pop("alert_id")].append(row)
     for row in _rows(store, "SELECT * EXCLUDE (source, seq) FROM evidence "
-                            "WHERE source = ? AND list_contains(?, alert_id) ORDER BY alert_id, seq", params):
+                            f"WHERE source = ? AND alert_id IN {_IDS} ORDER BY alert_id, seq", params):
         out["evidence"][row.pop("alert_id")].append(_unmapped(row))
     for row in _rows(store, "SELECT parent_id, text, author, created FROM comments WHERE source = ? "
-                            "AND parent_kind = 'alert' AND list_contains(?, parent_id) ORDER BY parent_id, seq",
+                            f"AND parent_kind = 'alert' AND parent_id IN {_IDS} ORDER BY parent_id, seq",
                      params):
         out["comments"][row.pop("parent_id")].append(row)
     return out
 
 
-__all__ = ["load_incident"]
+__all__ = ["load_incident", "load_incidents"]

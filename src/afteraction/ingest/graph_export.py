@@ -54,10 +54,11 @@ _COMMON = (
 )
 
 
-def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
+def merge_extra(into: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Merge an evidence record's ``extra`` back into its wire object (nested objects key by key)."""
     for k, v in extra.items():
         if isinstance(v, dict) and isinstance(into.get(k), dict):
-            _merge(into[k], v)
+            merge_extra(into[k], v)
         else:
             into[k] = v
 
@@ -83,7 +84,7 @@ def evidence_to_graph(evidence: Evidence) -> dict[str, Any]:
             values = {k: getattr(evidence, col) for k, col in sub.items()}
             out[wire] = values if any(v is not None for v in values.values()) else None
     if evidence.extra:
-        _merge(out, msgspec.json.decode(evidence.extra))
+        merge_extra(out, msgspec.json.decode(evidence.extra))
     return out
 
 

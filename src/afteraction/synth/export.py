@@ -64,16 +64,8 @@ def evidence(ev: Evidence, alert_created: tuple[datetime | None, str | None] = (
         values = {k: getattr(ev, col) for k, col in sub}
         out[wire] = values if any(v is not None for v in values.values()) else None
     if ev.extra:
-        _merge(out, _decode(ev.extra))
+        graph_export.merge_extra(out, _decode(ev.extra))
     return out
-
-
-def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
-    for k, v in extra.items():
-        if isinstance(v, dict) and isinstance(into.get(k), dict):
-            _merge(into[k], v)
-        else:
-            into[k] = v
 
 
 def alert(a: Alert, incident_web_url: str | None) -> dict[str, Any]:

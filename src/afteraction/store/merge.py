@@ -20,6 +20,10 @@ store is untouched while the file is read), then the whole file is merged in one
 64 bits). DuckDB does not promise that digest across versions; after an upgrade a re-ingest may count
 records as ``updated`` once, which replaces them with identical content.
 
+When nothing staged is stored yet and no key repeats within the file (a first load, or a file of new
+records), every record is ``new`` and the file is inserted in bulk: the same rows and digests, without
+the per-record decisions, deletes and joins (:func:`can_bulk_insert`).
+
 Alerts whose incident is not stored get a *stub* incident whose title, severity and times are
 derived from its alerts until the real incident is ingested; a stub left with no alerts (they moved
 to another incident) is removed. An alert that a newer version of its incident no longer lists keeps
@@ -118,17 +122,36 @@ def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def publish(con: duckdb.DuckDBPyConnection, file_id: int) -> MergeCounts:
+def publish(con: duckdb.DuckDBPyConnection, file_id: int, *, bulk: bool | None = None) -> MergeCounts:
     """Merge everything staged into the store, inside the caller's transaction.
 
     One set-based merge per file: DuckDB writes the large inserts straight to the database file, so
-    memory stays flat however big the file is.
+    memory stays flat however big the file is. ``bulk`` forces (True) or forbids (False) the bulk
+    insert; by default it is used when :func:`can_bulk_insert` says every record is new.
     """
     counts = MergeCounts()
-    _merge_incidents(con, file_id, counts)
-    _merge_alerts(con, file_id, counts)
+    if bulk is None:
+        bulk = can_bulk_insert(con)
+    if bulk:
+        _insert_all(con, file_id, counts)
+    else:
+        _merge_incidents(con, file_id, counts)
+        _merge_alerts(con, file_id, counts)
     _create_stubs(con, file_id)
     return counts
+
+
+def can_bulk_insert(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when no staged incident or alert key is stored (stubs included) or repeats within the file.
+
+    Then the merge decides ``new`` for every record, and inserting them all is the same result.
+    """
+    checks = []
+    for staged, target in (("stg_incidents", "incidents"), ("stg_alerts", "alerts")):
+        checks.append(f"EXISTS (SELECT 1 FROM {staged} GROUP BY source, id HAVING count(*) > 1)")
+        checks.append(f"EXISTS (SELECT 1 FROM {staged} s JOIN {target} t ON t.source = s.source AND t.id = s.id)")
+    row = con.execute(f"SELECT NOT ({' OR '.join(checks)})").fetchone()
+    return bool(row and row[0])
 
 
 def _stage(con: duckdb.DuckDBPyConnection, hashed: str, target: str, temp: str, stub: str, extra: str = "") -> None:
@@ -155,13 +178,54 @@ def _inserted(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _merge_incidents(con: duckdb.DuckDBPyConnection, file_id: int, counts: MergeCounts) -> None:
-    hashed = f"""
-        SELECT i.source, i.id, i.seq, i.last_updated,
-            hash({_cols("incidents", "i.")}, coalesce(c.h, 0))::VARCHAR AS content_hash
+def _hashed_incidents(columns: str) -> str:
+    """``columns`` of every staged incident (alias ``i``) with its digest, children included."""
+    return f"""
+        SELECT {columns}, hash({_cols("incidents", "i.")}, coalesce(c.h, 0))::VARCHAR AS content_hash
         FROM stg_incidents i LEFT JOIN (
             SELECT batch_seq, bit_xor(hash(seq, {_cols("comments")})) AS h FROM stg_comments
             WHERE parent_kind = 'incident' GROUP BY batch_seq) c ON c.batch_seq = i.seq"""
+
+
+def _hashed_alerts(columns: str) -> str:
+    """``columns`` of every staged alert (alias ``a``) with its digest, children included."""
+    return f"""
+        SELECT {columns}, hash({_cols("alerts", "a.")}, coalesce(c.h, 0))::VARCHAR AS content_hash
+        FROM stg_alerts a LEFT JOIN (
+            SELECT batch_seq, bit_xor(h) AS h FROM (
+                SELECT batch_seq, hash('t', seq, {_cols("alert_techniques")}) AS h FROM stg_techniques
+                UNION ALL
+                SELECT batch_seq, hash('e', seq, {_cols("evidence")}) FROM stg_evidence
+                UNION ALL
+                SELECT batch_seq, hash('c', seq, {_cols("comments")}) FROM stg_comments
+                WHERE parent_kind = 'alert')
+            GROUP BY batch_seq) c ON c.batch_seq = a.seq"""
+
+
+_COMMENT_ROWS = "SELECT x.source, x.parent_kind, x.parent_id, x.seq, {cols} FROM stg_comments x"
+_TECHNIQUE_ROWS = (
+    "SELECT x.source, x.parent_id AS alert_id, x.seq, x.raw, x.id AS technique_id, x.status FROM stg_techniques x"
+)
+_EVIDENCE_ROWS = "SELECT x.source, x.parent_id AS alert_id, x.seq, {cols} FROM stg_evidence x"
+
+
+def _insert_all(con: duckdb.DuckDBPyConnection, file_id: int, counts: MergeCounts) -> None:
+    """Insert every staged record and child as ``new`` (see :func:`can_bulk_insert`)."""
+    counts.incidents["new"] += _inserted(con, "INSERT INTO incidents BY NAME " + _hashed_incidents(
+        f"{_cols('incidents', 'i.')}, false AS is_stub, {int(file_id)} AS ingest_file_id"))
+    counts.alerts["new"] += _inserted(con, "INSERT INTO alerts BY NAME " + _hashed_alerts(
+        f"{_cols('alerts', 'a.')}, a.source, {int(file_id)} AS ingest_file_id"))
+    con.execute("INSERT INTO comments BY NAME " + _COMMENT_ROWS.format(cols=_cols("comments", "x.")))
+    con.execute("INSERT INTO alert_techniques BY NAME " + _TECHNIQUE_ROWS)
+    counts.evidence += _inserted(con, "INSERT INTO evidence BY NAME " + _EVIDENCE_ROWS.format(
+        cols=_cols("evidence", "x.")))
+    # what _create_stubs needs to know about the alerts: all new, none stored before
+    con.execute("CREATE OR REPLACE TEMP TABLE s_alert AS SELECT source, id, incident_id, "
+                "NULL::VARCHAR AS old_incident_id, 'new' AS action FROM stg_alerts")
+
+
+def _merge_incidents(con: duckdb.DuckDBPyConnection, file_id: int, counts: MergeCounts) -> None:
+    hashed = _hashed_incidents("i.source, i.id, i.seq, i.last_updated")
     _stage(con, hashed, "incidents", "s_inc", "OR t.is_stub")
     for action, n in _tally(con, "s_inc").items():
         counts.incidents[action] += n
@@ -173,25 +237,14 @@ def _merge_incidents(con: duckdb.DuckDBPyConnection, file_id: int, counts: Merge
         f"{int(file_id)} AS ingest_file_id FROM stg_incidents x JOIN s_inc s ON x.seq = s.seq WHERE s.{_CHANGED}"
     )
     con.execute(
-        f"INSERT INTO comments BY NAME SELECT x.source, x.parent_kind, x.parent_id, x.seq, {_cols('comments', 'x.')} "
-        "FROM stg_comments x JOIN s_inc s ON x.source = s.source AND x.parent_id = s.id AND x.batch_seq = s.seq "
+        "INSERT INTO comments BY NAME " + _COMMENT_ROWS.format(cols=_cols("comments", "x."))
+        + " JOIN s_inc s ON x.source = s.source AND x.parent_id = s.id AND x.batch_seq = s.seq "
         f"WHERE x.parent_kind = 'incident' AND s.{_CHANGED}"
     )
 
 
 def _merge_alerts(con: duckdb.DuckDBPyConnection, file_id: int, counts: MergeCounts) -> None:
-    hashed = f"""
-        SELECT a.source, a.id, a.seq, a.last_updated, a.incident_id,
-            hash({_cols("alerts", "a.")}, coalesce(c.h, 0))::VARCHAR AS content_hash
-        FROM stg_alerts a LEFT JOIN (
-            SELECT batch_seq, bit_xor(h) AS h FROM (
-                SELECT batch_seq, hash('t', seq, {_cols("alert_techniques")}) AS h FROM stg_techniques
-                UNION ALL
-                SELECT batch_seq, hash('e', seq, {_cols("evidence")}) FROM stg_evidence
-                UNION ALL
-                SELECT batch_seq, hash('c', seq, {_cols("comments")}) FROM stg_comments
-                WHERE parent_kind = 'alert')
-            GROUP BY batch_seq) c ON c.batch_seq = a.seq"""
+    hashed = _hashed_alerts("a.source, a.id, a.seq, a.last_updated, a.incident_id")
     _stage(con, hashed, "alerts", "s_alert", "", ", s.incident_id, t.incident_id AS old_incident_id")
     for action, n in _tally(con, "s_alert").items():
         counts.alerts[action] += n
@@ -208,19 +261,11 @@ def _merge_alerts(con: duckdb.DuckDBPyConnection, file_id: int, counts: MergeCou
         "JOIN s_alert s ON x.source = s.source AND x.parent_id = s.id AND x.batch_seq = s.seq "
         f"WHERE s.{_CHANGED}"
     )
-    con.execute(
-        "INSERT INTO alert_techniques BY NAME SELECT x.source, x.parent_id AS alert_id, x.seq, x.raw, "
-        f"x.id AS technique_id, x.status FROM stg_techniques x {winners}"
-    )
+    con.execute(f"INSERT INTO alert_techniques BY NAME {_TECHNIQUE_ROWS} {winners}")
     counts.evidence += _inserted(
-        con,
-        f"INSERT INTO evidence BY NAME SELECT x.source, x.parent_id AS alert_id, x.seq, {_cols('evidence', 'x.')} "
-        f"FROM stg_evidence x {winners}",
-    )
-    con.execute(
-        f"INSERT INTO comments BY NAME SELECT x.source, x.parent_kind, x.parent_id, x.seq, {_cols('comments', 'x.')} "
-        f"FROM stg_comments x {winners} AND x.parent_kind = 'alert'"
-    )
+        con, f"INSERT INTO evidence BY NAME {_EVIDENCE_ROWS.format(cols=_cols('evidence', 'x.'))} {winners}")
+    con.execute(f"INSERT INTO comments BY NAME {_COMMENT_ROWS.format(cols=_cols('comments', 'x.'))} {winners} "
+                "AND x.parent_kind = 'alert'")
 
 
 def _create_stubs(con: duckdb.DuckDBPyConnection, file_id: int) -> None:
@@ -253,6 +298,7 @@ def _create_stubs(con: duckdb.DuckDBPyConnection, file_id: int) -> None:
                 max(coalesce(a.last_activity, a.first_activity)) AS last_activity,
                 CASE WHEN bool_and(a.status = 'resolved') THEN max(a.resolved) END AS resolved
             FROM alerts a
-            WHERE (a.source, a.incident_id) IN ({affected})
+            WHERE (a.source, a.incident_id) IN (
+                SELECT source, id FROM incidents WHERE is_stub AND (source, id) IN ({affected}))
             GROUP BY a.source, a.incident_id) d
         WHERE incidents.source = d.source AND incidents.id = d.incident_id AND incidents.is_stub""")

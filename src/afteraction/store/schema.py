@@ -1,7 +1,10 @@
 """The store's tables and their migrations.
 
 Times are ``TIMESTAMPTZ`` read back in UTC. Lists are DuckDB ``VARCHAR[]``. Every data table is keyed
-by ``source`` plus the record's own id so that several products can share one store.
+by ``source`` plus the record's own id so that several products can share one store. Incidents and
+alerts carry that key as a primary key; the child tables (techniques, evidence, comments) are unique by
+(source, parent, seq) through the merge, without an index: a primary-key index there doubled the cost
+of storing them and no query looks rows up by it (schema version 2).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import duckdb
 
 from afteraction.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _EVIDENCE_TEXT_COLUMNS = (
     "key", "name", "verdict", "remediation_status", "remediation_details",
@@ -90,8 +93,19 @@ CREATE TABLE IF NOT EXISTS rejected_records (
 
 _META_DDL = "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
 
+def _without_key(table: str, ddl: str) -> tuple[str, ...]:
+    """Rebuild ``table`` (created by ``ddl``) without its primary key, keeping its rows."""
+    head, _, _ = ddl.rpartition(", PRIMARY KEY")
+    create = head.replace("CREATE TABLE IF NOT EXISTS", "CREATE TABLE", 1) + ")"
+    return (f"ALTER TABLE {table} RENAME TO {table}_v1", create,
+            f"INSERT INTO {table} BY NAME SELECT * FROM {table}_v1",  # noqa: S608 - fixed table names
+            f"DROP TABLE {table}_v1")
+
+
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (_META_DDL, _INCIDENT_DDL, _ALERT_DDL, _TECHNIQUE_DDL, _COMMENT_DDL, _EVIDENCE_DDL, _RUNS_DDL),
+    2: (*_without_key("alert_techniques", _TECHNIQUE_DDL), *_without_key("comments", _COMMENT_DDL),
+        *_without_key("evidence", _EVIDENCE_DDL)),
 }
 
 DATA_TABLES = ("incidents", "alerts", "alert_techniques", "comments", "evidence")

@@ -19,7 +19,7 @@ from afteraction.errors import AfteractionError, StoreError
 from afteraction.model import Alert, Incident
 from afteraction.store.merge import MergeCounts, attach_staging, drop_staging, publish
 from afteraction.store.pipeline import Staged, stage_items
-from afteraction.store.schema import AUDIT_TABLES, DATA_TABLES, migrate
+from afteraction.store.schema import AUDIT_TABLES, DATA_TABLES, USER_TABLES, has_table, migrate
 
 SNIPPET_CHARS = 500
 
@@ -196,10 +196,14 @@ class Store:
 
     # -- reading -----------------------------------------------------------------------------------
 
+    def tables(self) -> list[str]:
+        """The store's tables: data, user (if this store has them yet) and audit tables."""
+        return [*DATA_TABLES, *(t for t in USER_TABLES if has_table(self.con, t)), *AUDIT_TABLES]
+
     def table_counts(self) -> dict[str, int]:
         """Row counts of every table."""
         counts = {}
-        for table in (*DATA_TABLES, *AUDIT_TABLES):
+        for table in self.tables():
             row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 - fixed names
             counts[table] = int(row[0]) if row else 0
         return counts
@@ -209,7 +213,7 @@ class Store:
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         written = []
-        for table in (*DATA_TABLES, *AUDIT_TABLES):
+        for table in self.tables():
             target = out / f"{table}.parquet"
             self.con.execute(f"COPY {table} TO '{_sql_str(target)}' (FORMAT parquet)")
             written.append(target)

@@ -5,6 +5,10 @@ by ``source`` plus the record's own id so that several products can share one st
 alerts carry that key as a primary key; the child tables (techniques, evidence, comments) are unique by
 (source, parent, seq) through the merge, without an index: a primary-key index there doubled the cost
 of storing them and no query looks rows up by it (schema version 2).
+
+``annotations`` (schema version 3) holds what analysts record about an incident, such as techniques
+found during the investigation that raised no alert. It is user data: ingest never writes or deletes it.
+A read-only open never migrates, so readers of an older store must expect it to be missing.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import duckdb
 
 from afteraction.errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _EVIDENCE_TEXT_COLUMNS = (
     "key", "name", "verdict", "remediation_status", "remediation_details",
@@ -91,6 +95,13 @@ CREATE TABLE IF NOT EXISTS rejected_records (
 );
 """
 
+_ANNOTATION_DDL = """
+CREATE TABLE IF NOT EXISTS annotations (
+    source VARCHAR NOT NULL, incident_id VARCHAR NOT NULL, technique_id VARCHAR NOT NULL, raw VARCHAR,
+    kind VARCHAR NOT NULL, note VARCHAR, author VARCHAR, created TIMESTAMPTZ,
+    PRIMARY KEY (source, incident_id, technique_id, kind)
+)"""
+
 _META_DDL = "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
 
 def _without_key(table: str, ddl: str) -> tuple[str, ...]:
@@ -106,18 +117,25 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (_META_DDL, _INCIDENT_DDL, _ALERT_DDL, _TECHNIQUE_DDL, _COMMENT_DDL, _EVIDENCE_DDL, _RUNS_DDL),
     2: (*_without_key("alert_techniques", _TECHNIQUE_DDL), *_without_key("comments", _COMMENT_DDL),
         *_without_key("evidence", _EVIDENCE_DDL)),
+    3: (_ANNOTATION_DDL,),
 }
 
 DATA_TABLES = ("incidents", "alerts", "alert_techniques", "comments", "evidence")
+USER_TABLES = ("annotations",)  # written by analysts, never by ingest
 AUDIT_TABLES = ("ingest_runs", "ingest_files", "rejected_records")
+
+
+def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether ``table`` exists (a read-only open of an older store lacks the newer tables)."""
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
     """The schema version recorded in the store, 0 for an empty database."""
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'store_meta'"
-    ).fetchone()
-    if not exists or not exists[0]:
+    if not has_table(con, "store_meta"):
         return 0
     row = con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
     return int(row[0]) if row else 0

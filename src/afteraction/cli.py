@@ -80,7 +80,15 @@ def main() -> None:
 
 
 def _register() -> None:
-    from afteraction.commands import attack_cmd, demo_cmd, generate_cmd, ingest_cmd, review_cmd
+    from afteraction.commands import (
+        annotate_cmd,
+        attack_cmd,
+        coverage_cmd,
+        demo_cmd,
+        generate_cmd,
+        ingest_cmd,
+        review_cmd,
+    )
 
     cli.add_command(ingest_cmd.ingest)
     cli.add_command(ingest_cmd.incidents)
@@ -88,7 +96,10 @@ def _register() -> None:
     cli.add_command(generate_cmd.generate)
     cli.add_command(review_cmd.review)
     cli.add_command(review_cmd.report)
+    cli.add_command(annotate_cmd.annotate)
+    cli.add_command(annotate_cmd.annotations)
     cli.add_command(demo_cmd.demo)
+    cli.add_command(coverage_cmd.coverage)
 
 
 _register()

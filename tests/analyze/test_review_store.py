@@ -119,3 +119,22 @@ def test_index_facts_agree_with_reviews_on_generated_data(tmp_path: Path, kb: Kn
         assert fact.time_to_detect == r.metrics.time_to_detect, fact.id
         assert fact.time_to_acknowledge == r.metrics.time_to_acknowledge, fact.id
         assert fact.unremediated == sum(e.unremediated for e in r.entities), fact.id
+
+
+def test_annotated_undetected_techniques_are_known_gaps(store: Store, kb: KnowledgeBase) -> None:
+    from afteraction.analyze.review import ReviewContext
+    from afteraction.commands.review_cmd import render_review
+    from afteraction.store.annotations import annotate
+
+    before = review_incident(store, kb, "51112")
+    assert "Discovery" in {s.tactic for s in before.chain.skipped}
+    annotate(store, "51112", ["T1087.002"], kb)  # Domain Account discovery, found in the investigation
+    r = review_incident(store, kb, "51112", context=ReviewContext(kb, store))
+    discovery = next(s for s in r.chain.stages if s.tactic == "Discovery")
+    assert [t.id for t in discovery.undetected] == ["T1087.002"]
+    assert "Discovery" not in {s.tactic for s in r.chain.skipped}  # a known gap, not a question any more
+    assert r.chain.undetected == ("T1087.002",)
+    assert r.recommendations.detections[0].technique.id == "T1087.002"
+    assert any("T1087.002" in i.what and i.priority == "high" for i in r.action_items)
+    assert "T1087.002" in render_review(r, "md")
+    assert "Recorded as undetected" in render_review(r, "html")

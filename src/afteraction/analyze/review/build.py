@@ -35,12 +35,26 @@ class ReviewContext:
         self.now = now or datetime.now(UTC)
         self._profiles: chain_mod.GroupProfiles | None = None
         self._peers = peers
+        self._undetected: dict[tuple[str, str], tuple[str, ...]] | None = None
 
     @property
     def profiles(self) -> chain_mod.GroupProfiles:
         if self._profiles is None:
             self._profiles = chain_mod.GroupProfiles(self.kb)
         return self._profiles
+
+    def undetected(self, source: str, incident_id: str) -> tuple[str, ...]:
+        """Techniques analysts recorded as undetected in the incident (``afteraction annotate``)."""
+        if self.store is None:
+            return ()
+        if self._undetected is None:
+            from afteraction.store.annotations import list_annotations
+
+            found: dict[tuple[str, str], list[str]] = {}
+            for a in list_annotations(self.store, kind="undetected"):
+                found.setdefault((a.source, a.incident_id), []).append(a.technique_id)
+            self._undetected = {k: tuple(sorted(v)) for k, v in found.items()}
+        return self._undetected.get((source, incident_id), ())
 
     @property
     def peers(self) -> PeerIndex | None:
@@ -69,7 +83,7 @@ def review(incident: Incident, context: ReviewContext) -> Review:
     header = _header(incident, kb)
     ents = entities(incident)
     det = detection(incident)
-    the_chain = chain_mod.chain(kb, incident, context.profiles)
+    the_chain = chain_mod.chain(kb, incident, context.profiles, context.undetected(incident.source, incident.id))
     metrics, notes = _metrics(incident, the_chain, ents)
     if context.peers is not None:
         peers, why = context.peers.compare(incident.source, incident.id, kind.type, header.severity)

@@ -159,8 +159,13 @@ def _parent(tid: str) -> str:
     return tid.split(".", 1)[0]
 
 
-def chain(kb: KnowledgeBase, incident: Incident, profiles: GroupProfiles | None = None) -> Chain:
-    """Tactics in kill-chain order with what was observed, the first detection, and skipped stages."""
+def chain(kb: KnowledgeBase, incident: Incident, profiles: GroupProfiles | None = None,
+          undetected: tuple[str, ...] = ()) -> Chain:
+    """Tactics in kill-chain order with what was observed, the first detection, and skipped stages.
+
+    ``undetected`` are technique ids analysts recorded as undetected: each is shown at its earliest
+    tactic, and a stage that holds one is a known gap, not a skipped stage.
+    """
     stages: dict[str, dict] = {}
     unmapped: list[str] = []
     first_alert: tuple[datetime, int, str] | None = None  # (created, order, tactic)
@@ -183,6 +188,12 @@ def chain(kb: KnowledgeBase, incident: Incident, profiles: GroupProfiles | None 
             cand = (alert.created, order.get(placed[0][0], 99), placed[0][0])
             if first_alert is None or cand[:2] < first_alert[:2]:
                 first_alert = cand
+    order_of = {t.shortname: i for i, t in enumerate(kb.tactics)}
+    missed: dict[str, list[str]] = {}
+    for tid in undetected:
+        tech = kb.technique(tid)
+        if tech is not None and tech.tactics:
+            missed.setdefault(min(tech.tactics, key=lambda s: order_of.get(s, 99)), []).append(tid)
     out = [
         ChainStage(
             tactic_id=tac.id, tactic=tac.name, shortname=tac.shortname, order=i, observed=tac.shortname in stages,
@@ -190,18 +201,19 @@ def chain(kb: KnowledgeBase, incident: Incident, profiles: GroupProfiles | None 
             alert_ids=tuple(stages.get(tac.shortname, {}).get("alerts", [])),
             first_seen=stages.get(tac.shortname, {}).get("seen"),
             first_alert=stages.get(tac.shortname, {}).get("fired"),
+            undetected=tuple(technique_info(kb, t) for t in missed.get(tac.shortname, [])),
         )
         for i, tac in enumerate(kb.tactics)
     ]
     observed = [s for s in out if s.observed]
     if not observed:
-        return Chain(stages=tuple(out), unmapped_alerts=tuple(unmapped))
+        return Chain(stages=tuple(out), unmapped_alerts=tuple(unmapped), undetected=tuple(undetected))
     earliest = observed[0]
     seen_times = [s.first_seen for s in observed if s.first_seen]
     observed_ids = {t.id for s in observed for t in s.techniques}
     skipped = []
     for stage in out[earliest.order + 1: observed[-1].order]:
-        if stage.observed:
+        if stage.observed or stage.undetected:
             continue
         before = max((s for s in observed if s.order < stage.order), key=lambda s: s.order)
         after = min((s for s in observed if s.order > stage.order), key=lambda s: s.order)
@@ -218,7 +230,7 @@ def chain(kb: KnowledgeBase, incident: Incident, profiles: GroupProfiles | None 
         first_detected_stage=first_stage.tactic if first_stage else None,
         first_detected=first_fired,
         detected_late=bool(first_stage and first_stage.order > earliest.order),
-        skipped=tuple(skipped), unmapped_alerts=tuple(unmapped),
+        skipped=tuple(skipped), unmapped_alerts=tuple(unmapped), undetected=tuple(undetected),
     )
 
 

@@ -128,6 +128,7 @@ class ChainStage(Struct):
     alert_ids: tuple[str, ...] = ()
     first_seen: datetime | None = None
     first_alert: datetime | None = None
+    undetected: tuple[TechniqueInfo, ...] = ()  # recorded by analysts (annotate --undetected), no alert
 
 
 class LikelyTechnique(Struct):
@@ -154,6 +155,7 @@ class Chain(Struct):
     detected_late: bool = False  # the first alert is later in the chain than the earliest stage
     skipped: tuple[SkippedStage, ...] = ()
     unmapped_alerts: tuple[str, ...] = ()  # alert ids with no known technique or tactic
+    undetected: tuple[str, ...] = ()  # technique ids analysts recorded as undetected in this incident
 
 
 class Entity(Struct):
@@ -290,5 +292,8 @@ def json_schemas() -> dict[str, dict[str, object]]:
                            "afteraction.analyze.review.model by `python -m afteraction.analyze.review.schemas`.",
             **schema,
         }
+    from afteraction.analyze.coverage.model import json_schema as coverage_schema
+
+    out["coverage.schema.json"] = coverage_schema()
     return out
 

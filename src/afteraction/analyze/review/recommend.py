@@ -50,7 +50,10 @@ def _clip(text: str) -> str:
 def detection_gaps(kb: KnowledgeBase, chain: Chain) -> list[tuple[TechniqueInfo, str]]:
     """Techniques worth a detection review: the earliest stage when detection came later in the chain,
     and the likeliest techniques of each skipped stage."""
-    gaps: list[tuple[TechniqueInfo, str]] = []
+    gaps: list[tuple[TechniqueInfo, str]] = [
+        (tech, f"recorded by analysts as undetected ({stage.tactic})")
+        for stage in chain.stages for tech in stage.undetected
+    ]
     if chain.detected_late:
         earliest = next(s for s in chain.stages if s.observed)
         for tech in earliest.techniques:
@@ -130,6 +133,12 @@ def action_items(kb: KnowledgeBase, *, status: str, kind: IncidentType, metrics:
                 f"observed stage ({chain.earliest_stage})",
             links=tuple(t.id for s in chain.stages if s.tactic == chain.earliest_stage for t in s.techniques),
             priority="high"))
+    for stage in chain.stages:
+        for tech in stage.undetected:
+            items.append(ActionItem(
+                what=f"Add or fix detection for {tech.id} {tech.name or ''}".rstrip(),
+                why=f"analysts found it in this incident ({stage.tactic}) and no alert fired",
+                links=(tech.id,), priority="high"))
     for stage in chain.skipped:
         items.append(ActionItem(
             what=f"Hunt for {stage.tactic} activity in this incident and check coverage for it",

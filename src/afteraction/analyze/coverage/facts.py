@@ -1,0 +1,135 @@
+"""What the store says per technique: alerts fired in a period, detectors ever seen, analysts' annotations.
+
+The aggregations are Ibis expressions (compiled once per code version, see ``analyze.queries``); the
+period is a one-row temporary table, so the compiled SQL does not depend on the dates asked for.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from afteraction.analyze.queries import run_rows
+from afteraction.store.db import Store
+
+PERIOD_TABLE = "aa_coverage_period"
+_FAR_PAST = datetime.fromisoformat("1900-01-01T00:00:00+00:00")
+_FAR_FUTURE = datetime.fromisoformat("2999-01-01T00:00:00+00:00")
+
+
+class TechniqueAlerts(msgspec.Struct, frozen=True, kw_only=True):
+    """Alerts mapped to one technique within the period."""
+
+    technique: str
+    alerts: int
+    incidents: tuple[str, ...]
+    true_positives: int
+    false_positives: int
+    benign: int
+    by_source: dict[str, int]
+    by_detector: dict[str, int]  # "source / detector id / title" -> alerts
+
+
+def _period(con: Any) -> Any:
+    return con.table(PERIOD_TABLE)
+
+
+def _tagged_alerts(con: Any) -> Any:
+    alerts = con.table("alerts")
+    tech = con.table("alert_techniques")
+    period = _period(con)
+    joined = tech.join(alerts, [tech.source == alerts.source, tech.alert_id == alerts.id]).cross_join(period)
+    return joined.filter(
+        joined.technique_id.notnull() & joined.status.isin(["active", "revoked", "unknown", "deprecated"])
+        & (joined.created >= joined.since) & (joined.created < joined.until)
+    ).select(
+        technique=joined.technique_id, alert_id=joined.alert_id, incident_id=joined.incident_id,
+        classification=joined.classification, determination=joined.determination,
+        source_name=joined.detection_source.fill_null(joined.service_source).fill_null("unknown"),
+        detector=joined.detector_id.fill_null(""), title=joined.title.fill_null(""),
+    ).distinct()
+
+
+def _per_technique(con: Any) -> Any:
+    t = _tagged_alerts(con)
+    return t.group_by("technique").aggregate(
+        alerts=t.alert_id.nunique(),
+        incidents=t.incident_id.collect(distinct=True),
+        true_positives=(t.classification == "truePositive").sum(),
+        false_positives=(t.classification == "falsePositive").sum(),
+        benign=(t.classification == "informationalExpectedActivity").sum(),
+    ).order_by("technique")
+
+
+def _per_source(con: Any) -> Any:
+    t = _tagged_alerts(con)
+    return t.group_by(["technique", "source_name"]).aggregate(alerts=t.alert_id.nunique()).order_by(
+        ["technique", "source_name"])
+
+
+def _per_detector(con: Any) -> Any:
+    t = _tagged_alerts(con)
+    return t.group_by(["technique", "source_name", "detector"]).aggregate(
+        alerts=t.alert_id.nunique(), title=t.title.min()).order_by(["technique", "source_name", "detector"])
+
+
+def _detectors_ever(con: Any) -> Any:
+    """Technique -> number of distinct detectors that ever raised an alert for it (any period)."""
+    alerts = con.table("alerts")
+    tech = con.table("alert_techniques")
+    joined = tech.join(alerts, [tech.source == alerts.source, tech.alert_id == alerts.id])
+    key = joined.detection_source.fill_null("").concat("/", joined.detector_id.fill_null(joined.title.fill_null("")))
+    return joined.filter(joined.technique_id.notnull()).group_by(technique=joined.technique_id).aggregate(
+        detectors=key.nunique()).order_by("technique")
+
+
+def technique_alerts(store: Store, since: datetime | None, until: datetime | None) -> list[TechniqueAlerts]:
+    """Per technique: the alerts of ``[since, until)`` (by alert creation time), by source and detector."""
+    store.con.execute(f"CREATE OR REPLACE TEMP TABLE {PERIOD_TABLE} AS "
+                      "SELECT ?::TIMESTAMPTZ AS since, ?::TIMESTAMPTZ AS until",
+                      [since or _FAR_PAST, until or _FAR_FUTURE])
+    me = (sys.modules[__name__],)
+    base = run_rows(store, "coverage-techniques", _per_technique, me)
+    sources: dict[str, dict[str, int]] = {}
+    for r in run_rows(store, "coverage-sources", _per_source, me):
+        sources.setdefault(r["technique"], {})[r["source_name"]] = r["alerts"]
+    detectors: dict[str, dict[str, int]] = {}
+    for r in run_rows(store, "coverage-detectors", _per_detector, me):
+        label = " / ".join(x for x in (r["source_name"], r["detector"], r["title"]) if x)
+        detectors.setdefault(r["technique"], {})[label] = r["alerts"]
+    return [TechniqueAlerts(
+        technique=r["technique"], alerts=r["alerts"], incidents=tuple(sorted(r["incidents"] or ())),
+        true_positives=int(r["true_positives"] or 0), false_positives=int(r["false_positives"] or 0),
+        benign=int(r["benign"] or 0), by_source=sources.get(r["technique"], {}),
+        by_detector=detectors.get(r["technique"], {}),
+    ) for r in base]
+
+
+def detectors_ever(store: Store) -> dict[str, int]:
+    """Technique -> distinct detectors that ever fired for it (evidence that some rule exists)."""
+    rows = run_rows(store, "coverage-detectors-ever", _detectors_ever, (sys.modules[__name__],))
+    return {r["technique"]: r["detectors"] for r in rows}
+
+
+def undetected_annotations(store: Store, since: datetime | None, until: datetime | None
+                           ) -> dict[str, tuple[str, ...]]:
+    """Technique -> incidents where analysts recorded it as undetected (incidents created in the period)."""
+    exists = store.con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'annotations'").fetchone()
+    if not exists or not exists[0]:
+        return {}
+    rows = store.con.execute(
+        "SELECT a.technique_id, a.incident_id FROM annotations a JOIN incidents i "
+        "ON i.source = a.source AND i.id = a.incident_id WHERE a.kind = 'undetected' "
+        "AND coalesce(i.created, i.first_activity, a.created) >= ? AND coalesce(i.created, i.first_activity, "
+        "a.created) < ? ORDER BY 1, 2", [since or _FAR_PAST, until or _FAR_FUTURE]).fetchall()
+    out: dict[str, list[str]] = {}
+    for technique, incident in rows:
+        out.setdefault(technique, []).append(incident)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+__all__ = ["TechniqueAlerts", "detectors_ever", "technique_alerts", "undetected_annotations"]

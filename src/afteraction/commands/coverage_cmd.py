@@ -1,0 +1,109 @@
+"""``afteraction coverage``: what happened vs what fired vs what rules exist, per ATT&CK technique."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from afteraction.commands.ingest_cmd import _db_option
+from afteraction.commands.review_cmd import write_text
+from afteraction.errors import AfteractionError
+
+
+class CoverageGateError(AfteractionError):
+    """``--fail-under``: the detected share of observed techniques is below the gate."""
+
+    exit_code = 8
+
+
+class _Time(click.ParamType):
+    """An ISO-8601 date or time; no offset means UTC."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            parsed = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO-8601 date or time such as 2026-01-01", param, ctx)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+@click.command()
+@click.option("--rules", "rule_paths", multiple=True, type=click.Path(exists=True),
+              help="Rule inventory: files or directories (Sigma, Elastic TOML, Sentinel YAML, Splunk YAML, "
+                   "CSV/YAML). Repeatable.")
+@click.option("--include-deprecated-rules", is_flag=True, help="Also read deprecated/unsupported rules.")
+@click.option("--groups", multiple=True, help="Groups of concern (ids, names or aliases; comma-separated or "
+                                               "repeated) to weight the ranking.")
+@click.option("--since", type=_Time(), default=None, help="Start of the period (alert creation time).")
+@click.option("--until", type=_Time(), default=None, help="End of the period (exclusive).")
+@click.option("--platform", "platforms", multiple=True, help="Only techniques for these ATT&CK platforms.")
+@click.option("--include", multiple=True, help="Only these techniques or tactics (ids, shortnames).")
+@click.option("--exclude", multiple=True, help="Leave out these techniques or tactics.")
+@click.option("--top", type=click.IntRange(min=0), default=15, show_default=True, help="Number of ranked gaps.")
+@click.option("--format", "fmt", type=click.Choice(["md", "json", "csv"]), default="md", show_default=True,
+              help="Output format.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write to this file, not stdout.")
+@click.option("--layer", "layer_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write an ATT&CK Navigator layer (4.5) coloured by category.")
+@click.option("--layers", "layers_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write four Navigator layers in one file: observed, detected, rules, gaps.")
+@click.option("--fail-under", type=click.FloatRange(0, 100), default=None,
+              help="Exit with status 8 when the detected share of observed techniques is below PCT.")
+@_db_option
+@click.pass_obj
+def coverage(app: Any, rule_paths: tuple[str, ...], include_deprecated_rules: bool, groups: tuple[str, ...],
+             since: datetime | None, until: datetime | None, platforms: tuple[str, ...], include: tuple[str, ...],
+             exclude: tuple[str, ...], top: int, fmt: str, out: str | None, layer_path: str | None,
+             layers_path: str | None, fail_under: float | None, db_path: str | None) -> None:
+    """Coverage per ATT&CK technique: detected, rule exists but missed, no rule, or never seen.
+
+    Joins the techniques seen in incidents (alerts, and techniques analysts recorded with 'annotate')
+    with the alerts that fired and the rule inventory, ranks the gaps by threat relevance and says
+    what would close them. See docs/coverage.md.
+    """
+    from afteraction.analyze.coverage import coverage as analyse
+    from afteraction.render.json import to_json
+
+    app.db = db_path or app.db
+    kb = app.kb()
+    inventory = None
+    if rule_paths:
+        from afteraction.rules import load_rules
+
+        inventory = load_rules(rule_paths, kb, include_deprecated=include_deprecated_rules)
+    with app.store(read_only=True) as store:
+        result = analyse(store, kb, rules=inventory, since=since, until=until, platforms=_split(platforms),
+                         include=_split(include), exclude=_split(exclude), groups=_split(groups), top=top)
+    if fmt == "json":
+        text = to_json(result) + "\n"
+    elif fmt == "csv":
+        from afteraction.render.coverage import render_coverage_csv
+
+        text = render_coverage_csv(result)
+    else:
+        from afteraction.render.coverage import render_coverage_markdown
+
+        text = render_coverage_markdown(result)
+    write_text(text, out)
+    if layer_path or layers_path:
+        from afteraction.render.coverage_layers import coverage_layer, coverage_layers
+        from afteraction.render.navigator import write_layers
+
+        if layer_path:
+            write_layers(layer_path, coverage_layer(result))
+        if layers_path:
+            write_layers(layers_path, coverage_layers(result))
+    share = result.summary.detected_share
+    if fail_under is not None and (share is None or share * 100 < fail_under):
+        shown = "no observed techniques" if share is None else f"{share:.1%}"
+        raise CoverageGateError(f"--fail-under {fail_under:g}: detected share of observed techniques is {shown}")

@@ -142,3 +142,30 @@ def test_cli_formats_and_fail_under_gate(tmp_path: Path, monkeypatch: pytest.Mon
 
     assert isinstance(bad.exception, UsageError)  # exit code 2 through the CLI's error boundary
     assert "No Such Group" in str(bad.exception)
+
+
+def test_compare_to_lists_category_changes(store: Store, kb: KnowledgeBase) -> None:
+    june_10 = datetime(2024, 6, 10, tzinfo=UTC)
+    result = coverage(store, kb, since=june_10, compare_to=(None, june_10))
+    cmp = result.comparison
+    assert cmp is not None
+    before = {t.id for t in coverage(store, kb, until=june_10).techniques if t.category == "detected"}
+    after = {t.id for t in result.techniques if t.category == "detected"}
+    changes = {c.technique: c for c in cmp.changes}
+    assert {t for t, c in changes.items() if c.direction == "newly_seen"} == after - before
+    assert {t for t, c in changes.items() if c.direction == "no_longer_seen"} == before - after
+    assert cmp.counts["newly_seen"] == len(after - before)
+    assert "Compared with the earlier period" in render_coverage_markdown(result)
+
+
+def test_cli_compare_to_period_syntax(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AFTERACTION_DB", str(tmp_path / "cli.duckdb"))
+    monkeypatch.setenv("AFTERACTION_CACHE_DIR", str(tmp_path / "cache"))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["ingest", str(EXAMPLE)]).exit_code == 0
+    ok = runner.invoke(cli, ["coverage", "--since", "2024-06-10", "--compare-to", "/2024-06-10", "--format", "json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["comparison"]["counts"]["newly_seen"] >= 1
+    bad = runner.invoke(cli, ["coverage", "--compare-to", "2024-06-10"])
+    assert bad.exit_code == 2
+    assert "START/END" in bad.output

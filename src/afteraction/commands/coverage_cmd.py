@@ -33,6 +33,26 @@ class _Time(click.ParamType):
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+Period = tuple[datetime | None, datetime | None]
+
+
+class _Period(click.ParamType):
+    """``START/END`` (ISO-8601 dates or times; either side may be empty for an open end)."""
+
+    name = "START/END"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> tuple[datetime | None, datetime | None]:
+        if isinstance(value, tuple):
+            return value
+        start, sep, end = str(value).partition("/")
+        if not sep:
+            self.fail(f"{value!r} is not a period START/END such as 2026-01-01/2026-04-01", param, ctx)
+        times = _Time()
+        return (times.convert(start, param, ctx) if start.strip() else None,
+                times.convert(end, param, ctx) if end.strip() else None)
+
+
 def _split(values: tuple[str, ...]) -> list[str]:
     return [v.strip() for value in values for v in value.split(",") if v.strip()]
 
@@ -50,6 +70,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--include", multiple=True, help="Only these techniques or tactics (ids, shortnames).")
 @click.option("--exclude", multiple=True, help="Leave out these techniques or tactics.")
 @click.option("--top", type=click.IntRange(min=0), default=15, show_default=True, help="Number of ranked gaps.")
+@click.option("--compare-to", "compare_to", type=_Period(), default=None,
+              help="Also compare with another period START/END (e.g. 2026-01-01/2026-04-01).")
 @click.option("--format", "fmt", type=click.Choice(["md", "json", "csv"]), default="md", show_default=True,
               help="Output format.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write to this file, not stdout.")
@@ -63,7 +85,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.pass_obj
 def coverage(app: Any, rule_paths: tuple[str, ...], include_deprecated_rules: bool, groups: tuple[str, ...],
              since: datetime | None, until: datetime | None, platforms: tuple[str, ...], include: tuple[str, ...],
-             exclude: tuple[str, ...], top: int, fmt: str, out: str | None, layer_path: str | None,
+             exclude: tuple[str, ...], top: int, compare_to: Period | None, fmt: str, out: str | None,
+             layer_path: str | None,
              layers_path: str | None, fail_under: float | None, db_path: str | None) -> None:
     """Coverage per ATT&CK technique: detected, rule exists but missed, no rule, or never seen.
 
@@ -83,7 +106,8 @@ def coverage(app: Any, rule_paths: tuple[str, ...], include_deprecated_rules: bo
         inventory = load_rules(rule_paths, kb, include_deprecated=include_deprecated_rules)
     with app.store(read_only=True) as store:
         result = analyse(store, kb, rules=inventory, since=since, until=until, platforms=_split(platforms),
-                         include=_split(include), exclude=_split(exclude), groups=_split(groups), top=top)
+                         include=_split(include), exclude=_split(exclude), groups=_split(groups), top=top,
+                         compare_to=compare_to)
     if fmt == "json":
         text = to_json(result) + "\n"
     elif fmt == "csv":

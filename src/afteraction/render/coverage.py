@@ -77,9 +77,28 @@ def render_coverage_markdown(result: Coverage) -> str:
             share = "—" if t.true_positive_share is None else f"{t.true_positive_share:.0%}"
             lines.append(f"| {escape(t.id)} {escape(t.name)} | {CATEGORIES[t.category]} | {t.alerts} | {share} | "
                          f"{t.rules} | {len(t.observed_incidents)} |")
+    if result.comparison is not None:
+        lines += _comparison(result)
     if result.notes:
         lines += ["", "## Notes", ""] + [f"- {escape(n)}" for n in result.notes]
     return "\n".join(lines) + "\n"
+
+
+def _comparison(result: Coverage) -> list[str]:
+    cmp = result.comparison
+    assert cmp is not None
+    since = fmt.when(cmp.since) if cmp.since else "the beginning"
+    until = fmt.when(cmp.until) if cmp.until else "now"
+    before = cmp.summary.detected_share
+    lines = ["", "## Compared with the earlier period", "",
+             f"- **Earlier period:** {since} to {until} · detected share then: "
+             f"{'—' if before is None else f'{before:.0%}'}",
+             "- **Changes:** " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in cmp.counts.items())]
+    if cmp.changes:
+        lines += ["", "| Technique | Before | Now | Change |", "| --- | --- | --- | --- |"]
+        lines += [f"| {escape(c.technique)} {escape(c.name)} | {CATEGORIES[c.before]} | {CATEGORIES[c.after]} | "
+                  f"{c.direction.replace('_', ' ')} |" for c in cmp.changes]
+    return lines
 
 
 __all__ = ["CSV_COLUMNS", "csv_cell", "render_coverage_csv", "render_coverage_markdown"]

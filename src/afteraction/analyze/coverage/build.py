@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from afteraction.analyze.coverage.facts import detectors_ever, technique_alerts, undetected_annotations
 from afteraction.analyze.coverage.model import (
     CATEGORIES,
     COVERAGE_SCHEMA_VERSION,
+    CategoryChange,
+    Comparison,
     Coverage,
     Gap,
     Summary,
@@ -41,8 +45,19 @@ def _in_scope(tech: Technique, platforms: set[str], include: set[str], exclude: 
 def coverage(store: Store, kb: KnowledgeBase, *, rules: RuleInventory | None = None,
              since: datetime | None = None, until: datetime | None = None, platforms: list[str] | None = None,
              include: list[str] | None = None, exclude: list[str] | None = None,
-             groups: list[str] | None = None, top: int = TOP_GAPS, now: datetime | None = None) -> Coverage:
-    """The coverage of every in-scope technique in ``[since, until)`` and the top ``top`` gaps, ranked."""
+             groups: list[str] | None = None, top: int = TOP_GAPS, now: datetime | None = None,
+             compare_to: tuple[datetime | None, datetime | None] | None = None) -> Coverage:
+    """The coverage of every in-scope technique in ``[since, until)`` and the top ``top`` gaps, ranked.
+
+    ``compare_to`` is another period ``(since, until)``: the result then lists every technique whose
+    category changed from that period to this one.
+    """
+    if compare_to is not None:
+        before = coverage(store, kb, rules=rules, since=compare_to[0], until=compare_to[1], platforms=platforms,
+                          include=include, exclude=exclude, groups=groups, top=0, now=now)
+        after = coverage(store, kb, rules=rules, since=since, until=until, platforms=platforms, include=include,
+                         exclude=exclude, groups=groups, top=top, now=now)
+        return msgspec.structs.replace(after, comparison=compare(before, after))
     concern = resolve_groups(kb, groups or [])
     plat = {p.lower() for p in platforms or []}
     inc = {_norm(x, kb) for x in include or []}
@@ -88,6 +103,34 @@ def coverage(store: Store, kb: KnowledgeBase, *, rules: RuleInventory | None = N
     )
 
 
+_RANK = {"detected": 3, "missed": 2, "no_rule": 1}
+
+
+def compare(before: Coverage, after: Coverage) -> Comparison:
+    """Techniques whose category changed from ``before`` to ``after``, with the direction of each change."""
+    old = {t.id: t.category for t in before.techniques}
+    changes = []
+    for t in after.techniques:
+        was = old.get(t.id, "never_seen")
+        if was == t.category:
+            continue
+        if was == "never_seen":
+            direction = "newly_seen"
+        elif t.category == "never_seen":
+            direction = "no_longer_seen"
+        else:
+            direction = "improved" if _RANK[t.category] > _RANK[was] else "regressed"
+        changes.append(CategoryChange(technique=t.id, name=t.name, before=was, after=t.category,
+                                      direction=direction))
+    order = {"regressed": 0, "improved": 1, "newly_seen": 2, "no_longer_seen": 3}
+    changes.sort(key=lambda c: (order[c.direction], c.technique))
+    counts = dict.fromkeys(order, 0)
+    for c in changes:
+        counts[c.direction] += 1
+    return Comparison(since=before.since, until=before.until, summary=before.summary, changes=tuple(changes),
+                      counts=counts)
+
+
 def _norm(value: str, kb: KnowledgeBase) -> str:
     tactic = kb.tactic(value)
     if tactic is not None:
@@ -96,8 +139,6 @@ def _norm(value: str, kb: KnowledgeBase) -> str:
 
 
 def _roll_up(rows: list[TechniqueCoverage]) -> list[TechniqueCoverage]:
-    import msgspec
-
     counts: dict[str, dict[str, int]] = {}
     for row in rows:
         if row.parent:
@@ -165,4 +206,4 @@ def _notes(fired: dict, scope: set[str], rules: RuleInventory | None) -> tuple[s
     return tuple(notes)
 
 
-__all__ = ["TOP_GAPS", "coverage"]
+__all__ = ["TOP_GAPS", "compare", "coverage"]

@@ -83,6 +83,26 @@ class Summary(Struct):
     rule_errors: int
 
 
+class CategoryChange(Struct):
+    """A technique whose category differs between the compared period and this one."""
+
+    technique: str
+    name: str | None
+    before: str
+    after: str
+    direction: str  # improved | regressed | newly_seen | no_longer_seen
+
+
+class Comparison(Struct):
+    """This period against another one (``--compare-to``)."""
+
+    since: datetime | None
+    until: datetime | None
+    summary: Summary
+    changes: tuple[CategoryChange, ...]
+    counts: dict[str, int]  # direction -> techniques
+
+
 class Coverage(Struct):
     schema_version: str
     generated: datetime
@@ -98,6 +118,7 @@ class Coverage(Struct):
     techniques: tuple[TechniqueCoverage, ...]
     gaps: tuple[Gap, ...]
     notes: tuple[str, ...] = ()
+    comparison: Comparison | None = None
 
 
 def json_schema() -> dict[str, object]:

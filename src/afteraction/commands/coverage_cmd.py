@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import click
 
 from afteraction.commands.ingest_cmd import _db_option
+from afteraction.commands.params import UtcTime
 from afteraction.commands.review_cmd import write_text
 from afteraction.errors import AfteractionError
 
@@ -16,21 +17,6 @@ class CoverageGateError(AfteractionError):
     """``--fail-under``: the detected share of observed techniques is below the gate."""
 
     exit_code = 8
-
-
-class _Time(click.ParamType):
-    """An ISO-8601 date or time; no offset means UTC."""
-
-    name = "TIME"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            parsed = datetime.fromisoformat(str(value).strip())
-        except ValueError:
-            self.fail(f"{value!r} is not an ISO-8601 date or time such as 2026-01-01", param, ctx)
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 Period = tuple[datetime | None, datetime | None]
@@ -48,7 +34,7 @@ class _Period(click.ParamType):
         start, sep, end = str(value).partition("/")
         if not sep:
             self.fail(f"{value!r} is not a period START/END such as 2026-01-01/2026-04-01", param, ctx)
-        times = _Time()
+        times = UtcTime()
         return (times.convert(start, param, ctx) if start.strip() else None,
                 times.convert(end, param, ctx) if end.strip() else None)
 
@@ -64,8 +50,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--include-deprecated-rules", is_flag=True, help="Also read deprecated/unsupported rules.")
 @click.option("--groups", multiple=True, help="Groups of concern (ids, names or aliases; comma-separated or "
                                                "repeated) to weight the ranking.")
-@click.option("--since", type=_Time(), default=None, help="Start of the period (alert creation time).")
-@click.option("--until", type=_Time(), default=None, help="End of the period (exclusive).")
+@click.option("--since", type=UtcTime(), default=None, help="Start of the period (alert creation time).")
+@click.option("--until", type=UtcTime(), default=None, help="End of the period (exclusive).")
 @click.option("--platform", "platforms", multiple=True, help="Only techniques for these ATT&CK platforms.")
 @click.option("--include", multiple=True, help="Only these techniques or tactics (ids, shortnames).")
 @click.option("--exclude", multiple=True, help="Leave out these techniques or tactics.")

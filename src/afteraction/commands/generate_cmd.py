@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import click
 
+from afteraction.commands.params import UtcTime
 from afteraction.render.terminal import safe
-
-
-class _Time(click.ParamType):
-    """An ISO-8601 time (``2026-11-02``, ``2026-11-02T00:00:00Z``); no offset means UTC."""
-
-    name = "TIME"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            parsed = datetime.fromisoformat(str(value).strip())
-        except ValueError:
-            self.fail(f"{value!r} is not an ISO-8601 time such as 2026-11-02T00:00:00Z", param, ctx)
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 @click.command()
@@ -39,7 +25,7 @@ class _Time(click.ParamType):
               help="Graph incident list pages (one file per page) or one NDJSON file (big runs).")
 @click.option("--page-size", type=click.IntRange(min=1), default=50, show_default=True,
               help="Incidents per page file (--format pages).")
-@click.option("--end", type=_Time(), default="2026-11-02T00:00:00Z", show_default=True,
+@click.option("--end", type=UtcTime(), default="2026-11-02T00:00:00Z", show_default=True,
               help="End of the period (exclusive); fixed so output never depends on today's date.")
 @click.option("--hostile", is_flag=True, help="Plant hostile strings (script tags, javascript: URLs, CSV "
               "formulas, terminal escapes, right-to-left overrides) in some incidents.")

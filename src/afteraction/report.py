@@ -1,4 +1,5 @@
-"""The static report site: an index of stored incidents and one review page (with a JSON twin) each.
+"""The static report site: an index of stored incidents, one review page (with a JSON twin) each, and the
+ATT&CK coverage page (``coverage.html`` + ``coverage.json``).
 
 Runs the analyses and hands their typed results to the renderers; writes nothing but files under the
 chosen directory, so the site opens from disk with no network.
@@ -24,9 +25,11 @@ from afteraction.store.read import load_incidents
 
 if TYPE_CHECKING:
     from afteraction.attack.kb import KnowledgeBase
+    from afteraction.rules import RuleInventory
     from afteraction.store.db import Store
 
 PAGES = "incidents"
+COVERAGE = "coverage"  # DIR/coverage.html and DIR/coverage.json, rewritten by every build
 CHUNK = 250  # incidents read from the store per round of queries
 MANIFEST = ".afteraction-site.json"  # the pages the last build wrote, so a rebuild removes only its own
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -40,8 +43,12 @@ def page_name(source: str, incident_id: str) -> str:
 
 
 def build_site(store: Store, kb: KnowledgeBase, directory: Path, *,
-               on_page: Callable[[int, int], None] | None = None, now: datetime | None = None) -> Path:
-    """Write ``index.html`` (+ ``index.json``) and ``incidents/<page>.html|.json``; returns the index path.
+               on_page: Callable[[int, int], None] | None = None, now: datetime | None = None,
+               rules: RuleInventory | None = None) -> Path:
+    """Write ``index.html`` (+ ``index.json``), ``incidents/<page>.html|.json`` and ``coverage.html|.json``.
+
+    The coverage page covers every stored incident, against the rule inventory ``rules`` when given.
+    Returns the index path.
 
     Pages this function wrote before (listed in ``DIR/.afteraction-site.json``) for incidents no longer
     in the store are removed; no other file is touched.
@@ -80,9 +87,22 @@ def build_site(store: Store, kb: KnowledgeBase, directory: Path, *,
     index = Index(schema_version=REVIEW_SCHEMA_VERSION, generated=now, attack_version=kb.version,
                   incidents=tuple(rows))
     (directory / "index.json").write_text(to_json(index) + "\n", encoding="utf-8")
+    _write_coverage(store, kb, directory, rules, now)
     target = directory / "index.html"
-    target.write_text(render_index_html(index), encoding="utf-8")
+    target.write_text(render_index_html(index, coverage_href=f"{COVERAGE}.html"), encoding="utf-8")
     return target
+
+
+def _write_coverage(store: Store, kb: KnowledgeBase, directory: Path, rules: RuleInventory | None,
+                    now: datetime) -> None:
+    from afteraction.analyze.coverage import coverage
+    from afteraction.render.coverage_html import render_coverage_html
+
+    result = coverage(store, kb, rules=rules, now=now)
+    (directory / f"{COVERAGE}.json").write_text(to_json(result) + "\n", encoding="utf-8")
+    html = render_coverage_html(result, tactics=[(t.shortname, t.name) for t in kb.tactics],
+                                index_href="index.html")
+    (directory / f"{COVERAGE}.html").write_text(html, encoding="utf-8")
 
 
 def _row(fact: IncidentFacts, page: str) -> IndexRow:
@@ -109,4 +129,4 @@ def _remove_stale(directory: Path, written: set[str]) -> None:
     manifest.write_bytes(msgspec.json.encode(sorted(written)))
 
 
-__all__ = ["MANIFEST", "PAGES", "build_site", "page_name"]
+__all__ = ["COVERAGE", "MANIFEST", "PAGES", "build_site", "page_name"]

@@ -43,3 +43,23 @@ def test_report_removes_only_its_own_stale_pages(isolated: Path) -> None:
     assert {f"incidents/{p.name}" for p in pages.glob("*.html")} == {r["page"] for r in index["incidents"]}
     assert (out / "sample" / "truth.json").is_file()
     assert not (isolated / "store.duckdb").exists()  # the default (global --db) store is untouched
+
+
+def test_site_has_the_coverage_page_linked_from_the_index(isolated: Path) -> None:
+    out = isolated / "demo"
+    result = CliRunner().invoke(cli, ["demo", "--out", str(out), "--incidents", "6", "--weeks", "2"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    site = out / "site"
+    page = (site / "coverage.html").read_text(encoding="utf-8")
+    assert 'href="coverage.html"' in (site / "index.html").read_text(encoding="utf-8")
+    assert 'href="index.html"' in page
+    assert "<script" not in page
+    assert page.count('class="mx-col"') == 14  # the enterprise matrix's tactic columns
+    data = json.loads((site / "coverage.json").read_text(encoding="utf-8"))
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs" / "schemas" / "coverage.schema.json")
+                        .read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(data)
+    assert data["summary"]["observed"] > 0
+    assert data["rules_given"] is False
+    assert "coverage.html" not in (site / ".afteraction-site.json").read_text(encoding="utf-8")

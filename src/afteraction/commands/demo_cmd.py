@@ -48,9 +48,27 @@ def demo(app: Any, out_dir: str, incidents: int, weeks: int, seed: int) -> None:
         summary = ingest_paths(store, [str(sample.export_dir)], kb)
         stored = summary.counts.incidents.get("new", 0)
         rejected = f", {summary.rejected} rejected record(s)" if summary.rejected else ""
-        step(f"stored {stored:,} incidents{rejected}; building the site")
+        step(f"stored {stored:,} incidents{rejected}")
+        found = _record_findings(store, kb, sample.truth_path)
+        step(f"recorded {found} technique(s) analysts found without an alert (as 'afteraction annotate' "
+             "would); building the site")
         index = build_site(store, kb, root / "site")
     step("done")
     click.echo(f"Open {safe(index.resolve())} in a browser.")
     click.echo(f"Planted truth: {safe(sample.truth_path)}; store: {safe(db_path)} "
                f"(use --db {safe(db_path)} with the other commands)")
+
+
+def _record_findings(store: Any, kb: Any, truth_path: Path) -> int:
+    """Annotate what the sample's analysts found in investigation but no alert caught (their comments
+    name these techniques; the demo records them as a team would with ``afteraction annotate``)."""
+    from afteraction.store.annotations import annotate
+    from afteraction.synth import load_truth
+
+    count = 0
+    for incident in load_truth(truth_path).incidents:
+        missed = sorted({s.technique for s in incident.steps if s.found_in_investigation and not s.detected})
+        if missed:
+            annotate(store, incident.id, missed, kb, note="found during the investigation", author="demo")
+            count += len(missed)
+    return count

@@ -189,8 +189,11 @@ def render_review_html(review: Review, *, index_href: str | None = None) -> str:
     return environment().get_template("review.html.j2").render(context)
 
 
-def render_index_html(index: Index) -> str:
-    """The report site's index: every incident, sortable and filterable in the browser without network."""
+def render_index_html(index: Index, *, coverage_href: str | None = None) -> str:
+    """The report site's index: every incident, sortable and filterable in the browser without network.
+
+    ``coverage_href`` links the site's coverage page from the navigation.
+    """
     script, script_src = _script("index.js")
     rows = sorted(index.incidents, key=lambda r: (-(r.created or r.first_activity or index.generated).timestamp(),
                                                   r.source, r.id))
@@ -218,6 +221,7 @@ def render_index_html(index: Index) -> str:
         "attack_version": index.attack_version,
         "script": script,
         "script_src": script_src,
+        "coverage_href": fmt.relative_href(coverage_href),
     }
     return environment().get_template("index.html.j2").render(context)
 

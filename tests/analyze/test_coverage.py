@@ -137,6 +137,9 @@ def test_cli_formats_and_fail_under_gate(tmp_path: Path, monkeypatch: pytest.Mon
     assert isinstance(future.exception, CoverageGateError)
     assert future.exception.exit_code == 8
     assert "--fail-under 50" in str(future.exception)
+    page = runner.invoke(cli, ["coverage", "--format", "html"])
+    assert page.exit_code == 0
+    assert "ATT&amp;CK matrix" in page.output
     bad = runner.invoke(cli, ["coverage", "--groups", "No Such Group"])
     from afteraction.errors import UsageError
 

@@ -58,7 +58,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--top", type=click.IntRange(min=0), default=15, show_default=True, help="Number of ranked gaps.")
 @click.option("--compare-to", "compare_to", type=_Period(), default=None,
               help="Also compare with another period START/END (e.g. 2026-01-01/2026-04-01).")
-@click.option("--format", "fmt", type=click.Choice(["md", "json", "csv"]), default="md", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "json", "csv"]), default="md", show_default=True,
               help="Output format.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write to this file, not stdout.")
 @click.option("--layer", "layer_path", type=click.Path(dir_okay=False), default=None,
@@ -96,6 +96,10 @@ def coverage(app: Any, rule_paths: tuple[str, ...], include_deprecated_rules: bo
                          compare_to=compare_to)
     if fmt == "json":
         text = to_json(result) + "\n"
+    elif fmt == "html":
+        from afteraction.render.coverage_html import render_coverage_html
+
+        text = render_coverage_html(result, tactics=[(t.shortname, t.name) for t in kb.tactics])
     elif fmt == "csv":
         from afteraction.render.coverage import render_coverage_csv
 

@@ -31,7 +31,7 @@ def render_coverage_csv(result: Coverage) -> str:
     for t in result.techniques:
         rel = t.relevance
         writer.writerow([csv_cell(v) for v in (
-            t.id, t.name, " ".join(t.tactics), t.category, len(t.observed_incidents), len(t.annotated_incidents),
+            t.id, t.name, " ".join(t.tactics), t.category, t.observed_count, len(t.annotated_incidents),
             t.alerts, "" if t.true_positive_share is None else t.true_positive_share, t.rules, t.rules_enabled,
             t.detectors_ever, rel.score if rel else "", rel.explanation if rel else "",
         )])
@@ -76,7 +76,7 @@ def render_coverage_markdown(result: Coverage) -> str:
         for t in observed:
             share = "—" if t.true_positive_share is None else f"{t.true_positive_share:.0%}"
             lines.append(f"| {escape(t.id)} {escape(t.name)} | {CATEGORIES[t.category]} | {t.alerts} | {share} | "
-                         f"{t.rules} | {len(t.observed_incidents)} |")
+                         f"{t.rules} | {t.observed_count} |")
     if result.comparison is not None:
         lines += _comparison(result)
     if result.notes:

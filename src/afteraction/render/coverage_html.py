@@ -43,8 +43,8 @@ def _tip(t: TechniqueCoverage) -> str:
     if t.alerts:
         share = "" if t.true_positive_share is None else f" ({t.true_positive_share:.0%} true positive)"
         lines.append(f"{t.alerts} alert{'s' if t.alerts != 1 else ''}{share}")
-    if t.observed_incidents:
-        lines.append(f"seen in {len(t.observed_incidents)} incident{'s' if len(t.observed_incidents) != 1 else ''}")
+    if t.observed_count:
+        lines.append(f"seen in {t.observed_count} incident{'s' if t.observed_count != 1 else ''}")
     if t.annotated_incidents:
         lines.append(f"recorded undetected in {len(t.annotated_incidents)} incident(s)")
     lines.append(f"{t.rules} rule{'s' if t.rules != 1 else ''} ({t.rules_enabled} enabled)")

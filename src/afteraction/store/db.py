@@ -59,6 +59,8 @@ class Store:
                 raise StoreError(f"no store at {self.path}; run 'afteraction ingest' first")
             self.con = duckdb.connect(str(self.path), read_only=read_only)
             self.con.execute("SET TimeZone = 'UTC'")
+            # DuckDB draws a progress bar on stdout for long queries: it would corrupt piped JSON/CSV output.
+            self.con.execute("SET enable_progress_bar = false")
             self.con.execute(f"SET memory_limit = '{_memory_limit()}'")
             if not read_only:
                 migrate(self.con)

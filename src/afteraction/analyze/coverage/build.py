@@ -73,6 +73,9 @@ def coverage(store: Store, kb: KnowledgeBase, *, rules: RuleInventory | None = N
         a = fired.get(tech.id)
         marked = annotated.get(tech.id, ())
         observed = tuple(sorted({*(a.incidents if a else ()), *marked}))
+        # Exact while a technique has at most SAMPLE alert incidents; beyond, an annotated incident that
+        # also has an alert outside the sample is counted twice (rare: annotations name missed techniques).
+        seen = (a.incident_count if a else 0) + len(set(marked) - set(a.incidents if a else ()))
         live = [r for r in by_rule.get(tech.id, []) if r.status != "deprecated"]
         if a is not None and a.alerts:
             category = "detected"
@@ -83,14 +86,16 @@ def coverage(store: Store, kb: KnowledgeBase, *, rules: RuleInventory | None = N
         handled = (a.true_positives + a.false_positives) if a else 0
         rows.append(TechniqueCoverage(
             id=tech.id, name=tech.name, url=tech.url or None, tactics=tech.tactics, platforms=tech.platforms,
-            parent=tech.parent, category=category, observed_incidents=observed, annotated_incidents=marked,
+            parent=tech.parent, category=category, observed_count=seen, observed_incidents=observed,
+            annotated_incidents=marked,
             alerts=a.alerts if a else 0, true_positives=a.true_positives if a else 0,
             false_positives=a.false_positives if a else 0,
             true_positive_share=round(a.true_positives / handled, 3) if a and handled else None,
             by_source=a.by_source if a else {}, by_detector=a.by_detector if a else {},
+            detectors=a.detectors if a else 0,
             rules=len(live), rules_enabled=sum(r.enabled for r in live),
             rule_titles=tuple(r.title for r in live[:5]), detectors_ever=ever.get(tech.id, 0),
-            relevance=relevance(usage, tech.id, concern, len(observed)),
+            relevance=relevance(usage, tech.id, concern, seen),
         ))
     rows = _roll_up(rows)
     notes = _notes(fired, {t.id for t in scope}, rules)

@@ -10,14 +10,21 @@ import sys
 from datetime import datetime
 from typing import Any
 
+import ibis
 import msgspec
 
-from afteraction.analyze.queries import run_rows
+from afteraction.analyze.queries import compiled_sql, run_rows
 from afteraction.store.db import Store
 
 PERIOD_TABLE = "aa_coverage_period"
+TAGGED_TABLE = "aa_coverage_tagged"  # the period's (technique, alert) rows, materialised once per analysis
 _FAR_PAST = datetime.fromisoformat("1900-01-01T00:00:00+00:00")
 _FAR_FUTURE = datetime.fromisoformat("2999-01-01T00:00:00+00:00")
+
+
+#: Incident ids and detectors kept per technique: counts are exact, the lists are samples.
+SAMPLE = 50
+TOP_DETECTORS = 10
 
 
 class TechniqueAlerts(msgspec.Struct, frozen=True, kw_only=True):
@@ -25,12 +32,14 @@ class TechniqueAlerts(msgspec.Struct, frozen=True, kw_only=True):
 
     technique: str
     alerts: int
-    incidents: tuple[str, ...]
+    incident_count: int
+    incidents: tuple[str, ...]  # the incident ids, sorted, when there are at most SAMPLE of them
     true_positives: int
     false_positives: int
     benign: int
     by_source: dict[str, int]
-    by_detector: dict[str, int]  # "source / detector id / title" -> alerts
+    by_detector: dict[str, int]  # "source / detector id / title" -> alerts, the TOP_DETECTORS busiest
+    detectors: int  # distinct detectors in the period
 
 
 def _period(con: Any) -> Any:
@@ -38,42 +47,56 @@ def _period(con: Any) -> Any:
 
 
 def _tagged_alerts(con: Any) -> Any:
+    """One row per (technique, alert) in the period: a narrow de-duplication before the wide join."""
     alerts = con.table("alerts")
     tech = con.table("alert_techniques")
+    pairs = tech.filter(
+        tech.technique_id.notnull() & tech.status.isin(["active", "revoked", "unknown", "deprecated"])
+    ).select("source", "alert_id", "technique_id").distinct()
     period = _period(con)
-    joined = tech.join(alerts, [tech.source == alerts.source, tech.alert_id == alerts.id]).cross_join(period)
-    return joined.filter(
-        joined.technique_id.notnull() & joined.status.isin(["active", "revoked", "unknown", "deprecated"])
-        & (joined.created >= joined.since) & (joined.created < joined.until)
-    ).select(
+    joined = pairs.join(alerts, [pairs.source == alerts.source, pairs.alert_id == alerts.id]).cross_join(period)
+    return joined.filter((joined.created >= joined.since) & (joined.created < joined.until)).select(
         technique=joined.technique_id, alert_id=joined.alert_id, incident_id=joined.incident_id,
-        classification=joined.classification, determination=joined.determination,
+        classification=joined.classification,
         source_name=joined.detection_source.fill_null(joined.service_source).fill_null("unknown"),
         detector=joined.detector_id.fill_null(""), title=joined.title.fill_null(""),
-    ).distinct()
+    )
 
 
 def _per_technique(con: Any) -> Any:
-    t = _tagged_alerts(con)
+    t = con.table(TAGGED_TABLE)
     return t.group_by("technique").aggregate(
-        alerts=t.alert_id.nunique(),
-        incidents=t.incident_id.collect(distinct=True),
+        alerts=t.count(),
+        incident_count=t.incident_id.nunique(),
         true_positives=(t.classification == "truePositive").sum(),
         false_positives=(t.classification == "falsePositive").sum(),
         benign=(t.classification == "informationalExpectedActivity").sum(),
     ).order_by("technique")
 
 
+def _incident_sample(con: Any) -> Any:
+    """Incident ids of the techniques seen in at most SAMPLE incidents (larger ones give only a count)."""
+    tagged = con.table(TAGGED_TABLE)
+    small = tagged.group_by("technique").aggregate(k=tagged.incident_id.nunique())
+    small = small.filter(small.k <= SAMPLE).select("technique")
+    return tagged.semi_join(small, "technique").select("technique", "incident_id").distinct().order_by(
+        ["technique", "incident_id"])
+
+
 def _per_source(con: Any) -> Any:
-    t = _tagged_alerts(con)
-    return t.group_by(["technique", "source_name"]).aggregate(alerts=t.alert_id.nunique()).order_by(
+    t = con.table(TAGGED_TABLE)
+    return t.group_by(["technique", "source_name"]).aggregate(alerts=t.count()).order_by(
         ["technique", "source_name"])
 
 
 def _per_detector(con: Any) -> Any:
-    t = _tagged_alerts(con)
-    return t.group_by(["technique", "source_name", "detector"]).aggregate(
-        alerts=t.alert_id.nunique(), title=t.title.min()).order_by(["technique", "source_name", "detector"])
+    t = con.table(TAGGED_TABLE)
+    counted = t.group_by(["technique", "source_name", "detector"]).aggregate(alerts=t.count(), title=t.title.min())
+    ranked = counted.mutate(
+        n=ibis.row_number().over(group_by="technique", order_by=[ibis.desc("alerts"), "source_name", "detector"]),
+        detectors=counted.count().over(group_by="technique"))
+    return ranked.filter(ranked.n < TOP_DETECTORS).drop("n").order_by(
+        ["technique", ibis.desc("alerts"), "source_name", "detector"])
 
 
 def _detectors_ever(con: Any) -> Any:
@@ -92,19 +115,28 @@ def technique_alerts(store: Store, since: datetime | None, until: datetime | Non
                       "SELECT ?::TIMESTAMPTZ AS since, ?::TIMESTAMPTZ AS until",
                       [since or _FAR_PAST, until or _FAR_FUTURE])
     me = (sys.modules[__name__],)
+    tagged = compiled_sql(store, "coverage-tagged", _tagged_alerts, me)
+    store.con.execute(f"CREATE OR REPLACE TEMP TABLE {TAGGED_TABLE} AS {tagged}")
     base = run_rows(store, "coverage-techniques", _per_technique, me)
+    incidents: dict[str, list[str]] = {}
+    for r in run_rows(store, "coverage-incidents", _incident_sample, me):
+        incidents.setdefault(r["technique"], []).append(r["incident_id"])
     sources: dict[str, dict[str, int]] = {}
     for r in run_rows(store, "coverage-sources", _per_source, me):
         sources.setdefault(r["technique"], {})[r["source_name"]] = r["alerts"]
     detectors: dict[str, dict[str, int]] = {}
+    distinct: dict[str, int] = {}
     for r in run_rows(store, "coverage-detectors", _per_detector, me):
         label = " / ".join(x for x in (r["source_name"], r["detector"], r["title"]) if x)
         detectors.setdefault(r["technique"], {})[label] = r["alerts"]
+        distinct[r["technique"]] = r["detectors"]
+    store.con.execute(f"DROP TABLE IF EXISTS {TAGGED_TABLE}")
     return [TechniqueAlerts(
-        technique=r["technique"], alerts=r["alerts"], incidents=tuple(sorted(r["incidents"] or ())),
+        technique=r["technique"], alerts=r["alerts"], incident_count=r["incident_count"],
+        incidents=tuple(incidents.get(r["technique"], ())),
         true_positives=int(r["true_positives"] or 0), false_positives=int(r["false_positives"] or 0),
         benign=int(r["benign"] or 0), by_source=sources.get(r["technique"], {}),
-        by_detector=detectors.get(r["technique"], {}),
+        by_detector=detectors.get(r["technique"], {}), detectors=distinct.get(r["technique"], 0),
     ) for r in base]
 
 

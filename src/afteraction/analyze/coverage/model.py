@@ -42,14 +42,16 @@ class TechniqueCoverage(Struct):
     platforms: tuple[str, ...]
     parent: str | None
     category: str
-    observed_incidents: tuple[str, ...] = ()  # from alerts or annotations, in the period
+    observed_count: int = 0  # incidents it was seen in (alerts or annotations), in the period
+    observed_incidents: tuple[str, ...] = ()  # their ids when at most 50 have alerts (annotated ones always)
     annotated_incidents: tuple[str, ...] = ()  # recorded by analysts as undetected
     alerts: int = 0
     true_positives: int = 0
     false_positives: int = 0
     true_positive_share: float | None = None
     by_source: dict[str, int] = {}
-    by_detector: dict[str, int] = {}
+    by_detector: dict[str, int] = {}  # the ten busiest detectors in the period
+    detectors: int = 0  # distinct detectors that fired for it in the period
     rules: int = 0
     rules_enabled: int = 0
     rule_titles: tuple[str, ...] = ()  # up to 5

@@ -172,3 +172,20 @@ def test_cli_compare_to_period_syntax(tmp_path: Path, monkeypatch: pytest.Monkey
     bad = runner.invoke(cli, ["coverage", "--compare-to", "2024-06-10"])
     assert bad.exit_code == 2
     assert "START/END" in bad.output
+
+
+def test_detectors_ever_agrees_with_and_without_a_period(store: Store, kb: KnowledgeBase) -> None:
+    whole = {t.id: t.detectors_ever for t in coverage(store, kb).techniques}
+    bounded = coverage(store, kb, since=datetime(1990, 1, 1, tzinfo=UTC), until=datetime(2100, 1, 1, tzinfo=UTC))
+    assert whole == {t.id: t.detectors_ever for t in bounded.techniques}
+    assert whole["T1059.001"] >= 1
+
+
+def test_rules_may_be_given_as_a_callable(store: Store, kb: KnowledgeBase, tmp_path: Path) -> None:
+    inventory = tmp_path / "rules.csv"
+    inventory.write_text("technique,rule,status\nT1566.002,Link phish,enabled\n", encoding="utf-8")
+    rules = load_rules([inventory], kb)
+    direct = coverage(store, kb, rules=rules)
+    deferred = coverage(store, kb, rules=lambda: rules)
+    assert [t.rules for t in direct.techniques] == [t.rules for t in deferred.techniques]
+    assert next(t for t in direct.techniques if t.id == "T1566.002").rules_enabled == 1

@@ -85,13 +85,16 @@ def coverage(app: Any, rule_paths: tuple[str, ...], include_deprecated_rules: bo
 
     app.db = db_path or app.db
     kb = app.kb()
-    inventory = None
-    if rule_paths:
-        from afteraction.rules import load_rules
+    from concurrent.futures import ThreadPoolExecutor
 
-        inventory = load_rules(rule_paths, kb, include_deprecated=include_deprecated_rules)
-    with app.store(read_only=True) as store:
-        result = analyse(store, kb, rules=inventory, since=since, until=until, platforms=_split(platforms),
+    with ThreadPoolExecutor(max_workers=1) as pool, app.store(read_only=True) as store:
+        rules = None
+        if rule_paths:
+            from afteraction.rules import load_rules
+
+            # Parse the rule files while DuckDB runs the store's queries (it releases the GIL meanwhile).
+            rules = pool.submit(load_rules, rule_paths, kb, include_deprecated=include_deprecated_rules).result
+        result = analyse(store, kb, rules=rules, since=since, until=until, platforms=_split(platforms),
                          include=_split(include), exclude=_split(exclude), groups=_split(groups), top=top,
                          compare_to=compare_to)
     if fmt == "json":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -42,7 +43,7 @@ def _in_scope(tech: Technique, platforms: set[str], include: set[str], exclude: 
     return not platforms or bool(platforms & {p.lower() for p in tech.platforms})
 
 
-def coverage(store: Store, kb: KnowledgeBase, *, rules: RuleInventory | None = None,
+def coverage(store: Store, kb: KnowledgeBase, *, rules: RuleInventory | Callable[[], RuleInventory] | None = None,
              since: datetime | None = None, until: datetime | None = None, platforms: list[str] | None = None,
              include: list[str] | None = None, exclude: list[str] | None = None,
              groups: list[str] | None = None, top: int = TOP_GAPS, now: datetime | None = None,
@@ -50,9 +51,13 @@ def coverage(store: Store, kb: KnowledgeBase, *, rules: RuleInventory | None = N
     """The coverage of every in-scope technique in ``[since, until)`` and the top ``top`` gaps, ranked.
 
     ``compare_to`` is another period ``(since, until)``: the result then lists every technique whose
-    category changed from that period to this one.
+    category changed from that period to this one. ``rules`` may be a callable returning the inventory
+    (a future's ``result``): it is called only after the store has been queried, so a caller can parse
+    the rule files while DuckDB works.
     """
     if compare_to is not None:
+        if callable(rules):
+            rules = rules()
         before = coverage(store, kb, rules=rules, since=compare_to[0], until=compare_to[1], platforms=platforms,
                           include=include, exclude=exclude, groups=groups, top=0, now=now)
         after = coverage(store, kb, rules=rules, since=since, until=until, platforms=platforms, include=include,
@@ -64,8 +69,11 @@ def coverage(store: Store, kb: KnowledgeBase, *, rules: RuleInventory | None = N
     exc = {_norm(x, kb) for x in exclude or []}
     scope = sorted((t for t in kb.techniques.values() if _in_scope(t, plat, inc, exc)), key=lambda t: t.id)
     fired = {a.technique: a for a in technique_alerts(store, since, until)}
+    if callable(rules):
+        rules = rules()
     annotated = undetected_annotations(store, since, until)
-    ever = detectors_ever(store)
+    # Over the whole history the period's own detector counts are the all-time ones: skip the second scan.
+    ever = {t: a.detectors for t, a in fired.items()} if since is None and until is None else detectors_ever(store)
     by_rule = rules.by_technique() if rules else {}
     usage = GroupUsage(kb)
     rows: list[TechniqueCoverage] = []

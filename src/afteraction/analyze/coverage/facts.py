@@ -104,7 +104,9 @@ def _detectors_ever(con: Any) -> Any:
     alerts = con.table("alerts")
     tech = con.table("alert_techniques")
     joined = tech.join(alerts, [tech.source == alerts.source, tech.alert_id == alerts.id])
-    key = joined.detection_source.fill_null("").concat("/", joined.detector_id.fill_null(joined.title.fill_null("")))
+    # The same detector identity as the period's breakdown: detection (else service) source and detector id.
+    source_name = joined.detection_source.fill_null(joined.service_source).fill_null("unknown")
+    key = source_name.concat("/", joined.detector_id.fill_null(""))
     return joined.filter(joined.technique_id.notnull()).group_by(technique=joined.technique_id).aggregate(
         detectors=key.nunique()).order_by("technique")
 

@@ -51,7 +51,7 @@ class TechniqueCoverage(Struct):
     true_positive_share: float | None = None
     by_source: dict[str, int] = {}
     by_detector: dict[str, int] = {}  # the ten busiest detectors in the period
-    detectors: int = 0  # distinct detectors that fired for it in the period
+    detectors: int = 0  # distinct detectors that fired for it in the period (a HyperLogLog estimate)
     rules: int = 0
     rules_enabled: int = 0
     rule_titles: tuple[str, ...] = ()  # up to 5

@@ -17,7 +17,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any, Final, Literal
 
 from afteraction.attack.kb import normalize_technique_id
 from afteraction.render.fmt import http_url
+from afteraction.render.output import write_output
 from afteraction.render.terminal import UNSAFE_CHARS
 
 LAYER_VERSION: Final = "4.5"
@@ -403,18 +403,4 @@ def dumps_layers(layers: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> str
 
 def write_layers(path: str | os.PathLike[str], layers: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> Path:
     """Write one layer or an array of layers to ``path`` as UTF-8 JSON, atomically (temp file + rename)."""
-    target = Path(path)
-    text = dumps_layers(layers)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # meant to be shared: the usual file mode, not mkstemp's 0600
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_output(path, dumps_layers(layers))

@@ -23,6 +23,8 @@ from scipy import sparse
 
 from afteraction.analyze.attribution.profiles import CandidateSet, Vocabulary
 
+Mat = sparse.csr_matrix
+
 
 class Params(msgspec.Struct, frozen=True):
     """Scorer hyperparameters, chosen on the P2-noisy development protocol only (see ``docs/attribution.md``)."""

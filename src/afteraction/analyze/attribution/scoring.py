@@ -1,6 +1,5 @@
 """Vectorised scorers: the smoothed-likelihood scorer afteraction uses, and the baselines it is measured against.
 
-
 The default scorer (``docs/attribution.md`` has the derivation) treats each observed technique as drawn
 either from the candidate's profile or, with probability ``lam``, from the background (how often ATT&CK
 candidates use it), and backs off from a sub-technique to its parent's family with weight ``beta``:

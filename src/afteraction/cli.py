@@ -83,6 +83,7 @@ def _register() -> None:
     from afteraction.commands import (
         annotate_cmd,
         attack_cmd,
+        attribute_cmd,
         coverage_cmd,
         demo_cmd,
         generate_cmd,
@@ -100,6 +101,9 @@ def _register() -> None:
     cli.add_command(annotate_cmd.annotations)
     cli.add_command(demo_cmd.demo)
     cli.add_command(coverage_cmd.coverage)
+    cli.add_command(attribute_cmd.attribute)
+    cli.add_command(attribute_cmd.clusters)
+    cli.add_command(attribute_cmd.eval_group)
 
 
 _register()

@@ -37,7 +37,8 @@ TOP = 5
 EXPECTED = 5
 METHOD = ("smoothed likelihood (profile/background mixture, lam={lam}, parent back-off beta={beta}) "
           "over techniques plus software (lam_software={lam_software}); "
-          "probabilities = softmax(score / {temperature}), temperature fitted on P2-noisy; "
+          "probabilities = softmax(score / temperature), temperatures (groups {temperature}, "
+          "campaigns {temperature_campaign}, software {temperature_software}) fitted on P2-noisy; "
           "group profiles = direct uses + attributed campaigns")
 
 
@@ -62,7 +63,8 @@ class Attributor:
     @property
     def method(self) -> str:
         """The scorer and its parameters, as printed in every result."""
-        return METHOD.format(**{k: getattr(self.params, k) for k in ("lam", "beta", "lam_software", "temperature")})
+        return METHOD.format(**{k: getattr(self.params, k) for k in ("lam", "beta", "lam_software", "temperature",
+                                                                 "temperature_campaign", "temperature_software")})
 
     def query(self, evidence: Evidence) -> tuple[list[int], list[int]]:
         """Technique and software columns of the evidence."""

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable, Sequence
 import msgspec
 import numpy as np
 from scipy import sparse
+from scipy.optimize import minimize_scalar
+from scipy.special import gammaln
 
 from afteraction.analyze.attribution.metrics import Proportion, ReliabilityBin, rank_outcome, reliability, wilson
 from afteraction.analyze.attribution.profiles import CandidateSet, Kind, Profiles, binary_matrix
@@ -17,6 +19,7 @@ from afteraction.analyze.attribution.scoring import (
     Params,
     idf_cosine_scores,
     jaccard_scores,
+    softmax,
 )
 
 Mat = sparse.csr_matrix
@@ -127,14 +130,11 @@ def run_setting(profiles: Profiles, protocol: str, setting: str, kind: Kind, que
 def top_probability(profiles: Profiles, kind: Kind, queries: Sequence[Query],
                     params: Params) -> tuple[np.ndarray, np.ndarray]:
     """The calibrated probability of each query's top candidate, and whether it is a gold candidate."""
-    conf, correct = [], []
-    for row, q in zip(score_queries(profiles, kind, queries, likelihood(params)), queries, strict=True):
-        held = profiles if q.exclude_campaign is None else profiles.without_campaign(q.exclude_campaign)
-        probs = LikelihoodScorer(held.sets[kind], held.vocab, params).probabilities(row[None, :])[0]
-        best = int(np.argmax(probs))
-        conf.append(probs[best])
-        correct.append(best in q.gold)
-    return np.array(conf), np.array(correct, dtype=np.float64)
+    rows = np.array(score_queries(profiles, kind, queries, likelihood(params)))
+    probs = softmax(rows / params.temperature_of(kind))
+    best = probs.argmax(axis=1)
+    correct = np.array([b in q.gold for b, q in zip(best.tolist(), queries, strict=True)], dtype=np.float64)
+    return probs.max(axis=1), correct
 
 
 def calibration(profiles: Profiles, setting: str, kind: Kind, queries: list[Query], params: Params,
@@ -143,6 +143,36 @@ def calibration(profiles: Profiles, setting: str, kind: Kind, queries: list[Quer
     conf, correct = top_probability(profiles, kind, queries, params)
     ece, bins = reliability(conf, correct)
     return Calibration(setting, len(queries), ece, bins, target)
+
+
+def fit_temperature(scores: np.ndarray, gold: np.ndarray) -> float:
+    """The softmax temperature minimising the negative log-likelihood of the gold candidates."""
+    rows = np.arange(len(gold))
+
+    def nll(log_t: float) -> float:
+        return float(-np.log(softmax(scores / np.exp(log_t))[rows, gold] + 1e-300).mean())
+    return round(float(np.exp(minimize_scalar(nll, bounds=(-4.0, 4.0), method="bounded").x)), 3)
+
+
+def oracle(noise: int) -> ScoreFn:
+    """The Bayes-optimal scorer *for P2-noisy itself*: it knows that exactly ``noise`` observed techniques lie
+    outside the gold profile and were drawn by popularity. It cannot be used on real data; it measures the
+    protocol's ceiling."""
+    def score(profiles: Profiles, cands: CandidateSet, qt: Mat, qs: Mat | None) -> np.ndarray:
+        a = (cands.techniques > 0).astype(np.float64).tocsr()
+        pop = np.asarray(a.sum(axis=0)).ravel()
+        log_pop = np.log(np.where(pop > 0, pop, 1e-300))
+        size = np.asarray(a.sum(axis=1)).ravel()
+        out_mass = pop.sum() - np.asarray(a @ pop).ravel()
+        k = np.asarray(qt.sum(axis=1)).ravel()
+        inside = np.asarray((qt @ a.T).todense())
+        noise_log = (np.asarray(qt @ log_pop).ravel()[:, None] - np.asarray((qt @ a.multiply(log_pop[None, :]).T)
+                     .todense()) - noise * np.log(np.maximum(out_mass, 1e-300))[None, :])
+        log_comb = gammaln(size + 1)[None, :] - gammaln(k - noise + 1)[:, None] - gammaln(
+            np.maximum(size[None, :] - (k - noise)[:, None], 0) + 1)
+        ok = inside == (k - noise)[:, None]
+        return np.where(ok, noise_log - log_comb, -1e9)
+    return score
 
 
 __all__ = [
@@ -154,7 +184,9 @@ __all__ = [
     "ScorerResult",
     "SettingResult",
     "calibration",
+    "fit_temperature",
     "likelihood",
+    "oracle",
     "p1_queries",
     "p2_queries",
     "p3_queries",

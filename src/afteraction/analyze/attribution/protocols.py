@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import msgspec
 import numpy as np
 
-from afteraction.analyze.attribution.profiles import Profiles
+from afteraction.analyze.attribution.profiles import Kind, Profiles
 
 P2_MIN_TECHNIQUES = 10
 SAMPLES_PER_TARGET = 20
@@ -46,16 +46,20 @@ def p1_queries(profiles: Profiles, software: bool) -> Iterator[Query]:
         yield Query(cid, tuple(techs), tuple(soft), gold, exclude_campaign=cid)
 
 
-def _popularity(profiles: Profiles) -> np.ndarray:
-    return np.asarray((profiles.sets["group"].techniques > 0).sum(axis=0), dtype=np.float64).ravel()
+def _popularity(profiles: Profiles, kind: Kind) -> np.ndarray:
+    return np.asarray((profiles.sets[kind].techniques > 0).sum(axis=0), dtype=np.float64).ravel()
 
 
 def p2_queries(profiles: Profiles, k: int, *, noisy: bool, software: bool = False, seed: int = DEV_SEED,
-               samples: int = SAMPLES_PER_TARGET) -> list[Query]:
-    """Partial observations of group profiles (see the module docstring)."""
+               samples: int = SAMPLES_PER_TARGET, kind: Kind = "group") -> list[Query]:
+    """Partial observations of group profiles (see the module docstring).
+
+    ``kind="campaign"`` or ``"software"`` samples those profiles the same way (noise by popularity among
+    candidates of that kind); afteraction fits each kind's softmax temperature on these.
+    """
     rng = np.random.default_rng(seed)
-    groups = profiles.sets["group"]
-    popularity = _popularity(profiles)
+    groups = profiles.sets[kind]
+    popularity = _popularity(profiles, kind)
     out: list[Query] = []
     for row, gid in enumerate(groups.ids):
         techs = groups.techniques[row].indices

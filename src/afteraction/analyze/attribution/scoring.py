@@ -34,8 +34,16 @@ class Params(msgspec.Struct, frozen=True):
     gamma: float = 0.0
     lam_software: float = 0.02
     software_weight: float = 1.0
-    #: softmax temperature that turns scores into calibrated probabilities (fitted on P2-noisy)
+    #: softmax temperatures that turn scores into calibrated probabilities, one per candidate kind, each
+    #: fitted on the P2-noisy protocol of that kind (``afteraction eval attribution`` refits and prints them)
     temperature: float = 0.86
+    temperature_campaign: float = 0.778
+    temperature_software: float = 0.914
+
+    def temperature_of(self, kind: str) -> float:
+        """The softmax temperature for candidates of ``kind``."""
+        return {"campaign": self.temperature_campaign, "software": self.temperature_software}.get(kind,
+                                                                                                 self.temperature)
 
 
 DEFAULT_PARAMS = Params()
@@ -95,7 +103,7 @@ class LikelihoodScorer:
 
     def probabilities(self, scores: np.ndarray) -> np.ndarray:
         """Softmax of ``scores / temperature`` over the candidates, row by row."""
-        return softmax(scores / self.params.temperature)
+        return softmax(scores / self.params.temperature_of(self.cands.kind))
 
 
 def _software_techniques(cands: CandidateSet, vocab: Vocabulary) -> np.ndarray:

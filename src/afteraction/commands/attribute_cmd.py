@@ -148,8 +148,10 @@ def eval_group() -> None:
 @click.option("--format", "fmt", type=click.Choice(["md", "json", "html"]), default="md", show_default=True,
               help="Output format (html includes the reliability diagram as SVG).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout.")
+@click.option("--diagrams", type=click.Path(file_okay=False), default=None,
+              help="Also write each reliability diagram as a standalone SVG into this directory.")
 @click.pass_obj
-def eval_attribution(app: Any, protocol: str, fmt: str, out: str | None) -> None:
+def eval_attribution(app: Any, protocol: str, fmt: str, out: str | None, diagrams: str | None) -> None:
     """Evaluate attribution: P1 leave-one-campaign-out, P2 partial observation, P3 software.
 
     Reports expected top-1/3/5 under random tie-breaking and MRR with Wilson 95 % intervals, for
@@ -172,6 +174,16 @@ def eval_attribution(app: Any, protocol: str, fmt: str, out: str | None) -> None
     write_text(text, out)
     if out:
         click.echo(f"wrote {out}", err=True)
+    if diagrams:
+        from pathlib import Path
+
+        from afteraction.render.output import write_output
+
+        Path(diagrams).mkdir(parents=True, exist_ok=True)
+        for c in report.calibration:
+            path = Path(diagrams) / f"reliability-{r.slug(c.setting)}.svg"
+            write_output(path, r.reliability_svg(c))
+            click.echo(f"wrote {path}", err=True)
 
 
 __all__ = ["attribute", "clusters", "eval_attribution", "eval_group", "render_attribution"]

@@ -104,4 +104,9 @@ def reliability_svg(c: Calibration) -> str:
         c=c, points=reliability_points(c), size=SIZE, pad=PAD, standalone=True)
 
 
-__all__ = ["reliability_points", "reliability_svg", "render_eval_html", "render_eval_markdown"]
+def slug(text: str) -> str:
+    """A file-name-safe slug of a setting name."""
+    return "-".join("".join(ch if ch.isalnum() else " " for ch in text.lower()).split())[:60]
+
+
+__all__ = ["reliability_points", "slug", "reliability_svg", "render_eval_html", "render_eval_markdown"]

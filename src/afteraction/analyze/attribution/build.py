@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from afteraction.attack.kb import KnowledgeBase
 
 MIN_TECHNIQUES = 3
+#: the largest evidence (techniques + software) in the calibration queries; beyond it probabilities run high
+CALIBRATED_ITEMS = 11
 BANDS: tuple[tuple[float, Band], ...] = ((0.8, "high"), (0.5, "moderate"), (0.2, "low"))
 TOP = 5
 EXPECTED = 5
@@ -91,7 +93,7 @@ class Attributor:
         named = {a.group_id for a in evidence.named_actors}
         ranked = tuple(self._candidate(kind, cands, scorer, i, rank, float(scores[i]), float(probs[i]), tech, soft,
                                        evidence, named) for rank, i in enumerate(order, 1))
-        return _judge(kind, ranked, tech, scores, order)
+        return _judge(kind, ranked, tech, scores, order, len(tech) + len(soft))
 
     def _candidate(self, kind: Kind, cands: CandidateSet, scorer: LikelihoodScorer, row: int, rank: int,
                    score: float, prob: float, tech: list[int], soft: list[int], evidence: Evidence,
@@ -151,7 +153,7 @@ KIND_WORDS = {"group": "ATT&CK groups", "campaign": "ATT&CK campaigns", "softwar
 
 
 def _judge(kind: Kind, ranked: tuple[Candidate, ...], tech: list[int], scores: np.ndarray,
-           order: list[int]) -> Ranking:
+           order: list[int], items: int) -> Ranking:
     reasons: list[str] = []
     best = ranked[0] if ranked else None
     soft_shared = bool(best and any(c.kind == "software" for c in best.shared))
@@ -173,10 +175,15 @@ def _judge(kind: Kind, ranked: tuple[Candidate, ...], tech: list[int], scores: n
                      ". The shortlist is what the evidence is most consistent with, not a finding.")
     else:
         assert best is not None
-        statement = (f"Most consistent with {best.name} ({best.id}) among {KIND_WORDS[kind]}: probability "
-                     f"{best.probability:.2f} ({band}). A ranked shortlist, not a finding.")
+        statement = (f"Most consistent with {best.name} ({best.id}): probability {best.probability:.2f} ({band}), "
+                     f"assuming it is one of the {KIND_WORDS[kind]}. A ranked shortlist, not a finding.")
+    caveats = []
+    if items > CALIBRATED_ITEMS:
+        caveats.append(f"{items} observed items, more than the {CALIBRATED_ITEMS} the calibration covered: "
+                       "probabilities are likely overstated (on whole ATT&CK campaigns the top group's probability "
+                       "averaged 0.85 while 57 % were right; see docs/attribution.md)")
     return Ranking(kind=kind, candidates=ranked, band=band, insufficient=insufficient, statement=statement,
-                   reasons=tuple(reasons))
+                   reasons=tuple(reasons), caveats=tuple(caveats))
 
 
 _ATTRIBUTORS: dict[tuple[str, Params], Attributor] = {}
@@ -190,4 +197,4 @@ def attributor(kb: KnowledgeBase, params: Params = DEFAULT_PARAMS) -> Attributor
     return _ATTRIBUTORS[key]
 
 
-__all__ = ["BANDS", "MIN_TECHNIQUES", "TOP", "Attributor", "attributor"]
+__all__ = ["BANDS", "CALIBRATED_ITEMS", "MIN_TECHNIQUES", "TOP", "Attributor", "attributor"]

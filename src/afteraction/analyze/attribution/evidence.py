@@ -2,8 +2,11 @@
 
 Software is matched (whole words, names and aliases, rule in :mod:`afteraction.attack.textmatch`) in each
 alert's ``threatFamilyName``, ``threatDisplayName``, ``actorDisplayName`` and title, and in the file names,
-process command lines and file paths of its evidence. Every mention keeps its field, the text that matched
-and the alert, so the report can show why a software item is in the evidence.
+process command lines of its evidence. ATT&CK *tools* (``cmd``, ``Reg``, ``schtasks``, ``PsExec``...) are
+taken only from the alert's own fields, never from file names or command lines, where they are mostly the
+operating system's binaries and say nothing about the actor; *malware* is taken from all of them. Every
+mention keeps its field, the text that matched and the alert, so the report can show why a software item
+is in the evidence.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
 
 #: mentions kept per software item (the rest are counted, not listed)
 MAX_MENTIONS = 5
+#: evidence fields where only malware (not tools) counts
+MALWARE_ONLY_FIELDS = frozenset({"fileName", "processCommandLine"})
 
 
 def _alert_texts(alert: Alert) -> Iterable[tuple[str, str]]:
@@ -72,6 +77,9 @@ class _Collector:
         for field, text in _alert_texts(alert):
             for m in self.kb.find_software_in_text(text):
                 for sid in m.software:
+                    soft = self.kb.software.get(sid)
+                    if soft is not None and field in MALWARE_ONLY_FIELDS and soft.kind != "malware":
+                        continue
                     self.mention(sid, SoftwareMention(field, m.text, alert.id))
         if alert.actor_display_name:
             group = self.kb.group(alert.actor_display_name.strip())
@@ -126,4 +134,4 @@ def from_lists(kb: KnowledgeBase, techniques: Iterable[str] = (), software: Iter
     return ev
 
 
-__all__ = ["MAX_MENTIONS", "from_incidents", "from_lists"]
+__all__ = ["MALWARE_ONLY_FIELDS", "MAX_MENTIONS", "from_incidents", "from_lists"]

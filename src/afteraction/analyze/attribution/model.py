@@ -99,7 +99,7 @@ class Candidate(msgspec.Struct, frozen=True):
     aliases: tuple[str, ...] = ()
     #: observed items that raise the score, largest contribution first
     shared: tuple[Contribution, ...] = ()
-    #: observed techniques the profile does not explain (they count against the candidate)
+    #: observed techniques that do not raise the score: not in the profile, or too common in it to tell
     unexplained: int = 0
     expected_not_observed: tuple[ExpectedTechnique, ...] = ()
     named_by_provider: bool = False
@@ -116,6 +116,8 @@ class Ranking(msgspec.Struct, frozen=True):
     insufficient: bool
     statement: str
     reasons: tuple[str, ...] = ()
+    #: limits of the probability for this evidence (for example, more evidence than calibration covered)
+    caveats: tuple[str, ...] = ()
 
 
 class Attribution(msgspec.Struct, frozen=True):

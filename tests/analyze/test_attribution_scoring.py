@@ -179,3 +179,22 @@ def test_unknown_technique_is_kept_and_reported(kb):
     ev = from_lists(kb, ["T1059.001", "T9999"])
     assert ev.unknown_techniques == ("T9999",)
     assert [t.id for t in ev.techniques] == ["T1059.001"]
+
+
+def test_rank_many_agrees_with_single_attribution(kb):
+    a = attributor(kb)
+    v = a.profiles.vocab
+    cases = [(["T1566.001", "T1059.001", "T1486", "T1021.002"], ["Cobalt Strike"]),
+             (list(kb.campaigns["C0024"].techniques), list(kb.campaigns["C0024"].software)),
+             (["T1078", "T1110.003", "T1098.005"], [])]
+    evs = [from_lists(kb, t, s) for t, s in cases]
+    rows = [a.query(e) for e in evs]
+    qt = binary_matrix([r[0] for r in rows], len(v.techniques))
+    qs = binary_matrix([r[1] for r in rows], len(v.software))
+    for kind, attr in (("group", "groups"), ("campaign", "campaigns"), ("software", "software")):
+        idx, scores, probs = a.rank_many(qt, qs, kind, chunk=2)
+        for i, ev in enumerate(evs):
+            single = getattr(a.attribute(ev), attr).candidates
+            assert [a.profiles.sets[kind].ids[j] for j in idx[i][:3]] == [c.id for c in single[:3]]
+            assert probs[i][0] == pytest.approx(single[0].probability, abs=2e-3)
+            assert scores[i][0] == pytest.approx(single[0].score, abs=2e-3)

@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import sparse
 
 from afteraction.analyze.attribution.model import (
     SCHEMA_VERSION,
@@ -72,6 +73,31 @@ class Attributor:
         """Technique and software columns of the evidence."""
         v = self.profiles.vocab
         return v.technique_row(t.id for t in evidence.techniques), v.software_row(s.id for s in evidence.software)
+
+    def rank_many(self, techniques: sparse.csr_matrix, software: sparse.csr_matrix, kind: Kind, *, top: int = TOP,
+                  chunk: int = 8192) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top-``top`` candidates of ``kind`` for many queries at once: (indices, scores, probabilities).
+
+        ``techniques`` and ``software`` are 0/1 query matrices over the vocabulary (one row per incident);
+        rows are scored ``chunk`` at a time so memory stays bounded. Ties are broken by candidate order.
+        """
+        scorer = self.scorers[kind]
+        n = techniques.shape[0]
+        idx = np.empty((n, top), dtype=np.int32)
+        best = np.empty((n, top), dtype=np.float64)
+        prob = np.empty((n, top), dtype=np.float64)
+        for lo in range(0, n, chunk):
+            hi = min(n, lo + chunk)
+            # float32 halves the memory traffic of the partition and the normaliser; ranks are unaffected
+            scores = scorer.score(techniques[lo:hi], software[lo:hi]).astype(np.float32)
+            part = np.argpartition(scores, -top, axis=1)[:, -top:]
+            part_scores = np.take_along_axis(scores, part, axis=1)
+            order = np.argsort(-part_scores, axis=1, kind="stable")
+            idx[lo:hi] = np.take_along_axis(part, order, axis=1)
+            best[lo:hi] = np.take_along_axis(part_scores, order, axis=1)
+            lse = scorer.log_normaliser(scores)
+            prob[lo:hi] = np.exp(best[lo:hi] / self.params.temperature_of(kind) - lse[:, None])
+        return idx, best, prob
 
     def attribute(self, evidence: Evidence, *, top: int = TOP, now: datetime | None = None) -> Attribution:
         """Ranked groups, campaigns and software for ``evidence``."""

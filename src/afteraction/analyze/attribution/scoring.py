@@ -94,12 +94,23 @@ class LikelihoodScorer:
         self.tech_df = np.asarray((a > 0).sum(axis=0)).ravel()
         self.soft_df = np.asarray((s > 0).sum(axis=0)).ravel()
 
+        # feature-major copies: a sparse row block times a C-contiguous dense matrix is several times faster
+        self._tech_t = np.ascontiguousarray(self.tech_llr.T)
+        self._soft_t = np.ascontiguousarray(self.soft_llr.T)
+
     def score(self, q_tech: sparse.spmatrix, q_soft: sparse.spmatrix | None = None) -> np.ndarray:
         """Scores (queries x candidates) for 0/1 query matrices."""
-        out = np.asarray(q_tech @ self.tech_llr.T)
+        out = np.asarray(q_tech @ self._tech_t)
         if q_soft is not None and q_soft.nnz:
-            out = out + np.asarray(q_soft @ self.soft_llr.T)
+            out += np.asarray(q_soft @ self._soft_t)
         return out
+
+    def log_normaliser(self, scores: np.ndarray) -> np.ndarray:
+        """Per row, ``logsumexp(scores / temperature)``: a candidate's probability is
+        ``exp(score / temperature - log_normaliser)``."""
+        z = scores / self.params.temperature_of(self.cands.kind)
+        top = z.max(axis=1, keepdims=True)
+        return (top + np.log(np.exp(z - top).sum(axis=1, keepdims=True))).ravel()
 
     def probabilities(self, scores: np.ndarray) -> np.ndarray:
         """Softmax of ``scores / temperature`` over the candidates, row by row."""

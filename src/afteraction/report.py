@@ -1,5 +1,6 @@
-"""The static report site: an index of stored incidents, one review page (with a JSON twin) each, and the
-ATT&CK coverage page (``coverage.html`` + ``coverage.json``).
+"""The static report site: an index of stored incidents, one review page (with a JSON twin) each, the
+ATT&CK coverage page (``coverage.html`` + ``coverage.json``) and the incident clusters page with their
+attribution shortlists (``attribution.html`` + ``attribution.json``).
 
 Runs the analyses and hands their typed results to the renderers; writes nothing but files under the
 chosen directory, so the site opens from disk with no network.
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 
 PAGES = "incidents"
 COVERAGE = "coverage"  # DIR/coverage.html and DIR/coverage.json, rewritten by every build
+ATTRIBUTION = "attribution"  # DIR/attribution.html and DIR/attribution.json (incident clusters), likewise
+#: site-level files recorded in the manifest (next to the index, not under PAGES)
+SITE_FILES = frozenset({f"{ATTRIBUTION}.html", f"{ATTRIBUTION}.json"})
 CHUNK = 250  # incidents read from the store per round of queries
 MANIFEST = ".afteraction-site.json"  # the pages the last build wrote, so a rebuild removes only its own
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -45,7 +49,8 @@ def page_name(source: str, incident_id: str) -> str:
 def build_site(store: Store, kb: KnowledgeBase, directory: Path, *,
                on_page: Callable[[int, int], None] | None = None, now: datetime | None = None,
                rules: RuleInventory | None = None) -> Path:
-    """Write ``index.html`` (+ ``index.json``), ``incidents/<page>.html|.json`` and ``coverage.html|.json``.
+    """Write ``index.html`` (+ ``index.json``), ``incidents/<page>.html|.json``, ``coverage.html|.json`` and
+    ``attribution.html|.json`` (clusters of related incidents, each with its group shortlist).
 
     The coverage page covers every stored incident, against the rule inventory ``rules`` when given.
     Returns the index path.
@@ -83,13 +88,15 @@ def build_site(store: Store, kb: KnowledgeBase, directory: Path, *,
             rows.append(_row(fact, f"{PAGES}/{name}.html"))
             if on_page is not None:
                 on_page(done, len(facts))
+    written.update(_write_attribution(store, kb, directory, rows, now))
     _remove_stale(directory, written)
     index = Index(schema_version=REVIEW_SCHEMA_VERSION, generated=now, attack_version=kb.version,
                   incidents=tuple(rows))
     (directory / "index.json").write_text(to_json(index) + "\n", encoding="utf-8")
     _write_coverage(store, kb, directory, rules, now)
     target = directory / "index.html"
-    target.write_text(render_index_html(index, coverage_href=f"{COVERAGE}.html"), encoding="utf-8")
+    target.write_text(render_index_html(index, coverage_href=f"{COVERAGE}.html",
+                                        attribution_href=f"{ATTRIBUTION}.html"), encoding="utf-8")
     return target
 
 
@@ -103,6 +110,20 @@ def _write_coverage(store: Store, kb: KnowledgeBase, directory: Path, rules: Rul
     html = render_coverage_html(result, tactics=[(t.shortname, t.name) for t in kb.tactics],
                                 index_href="index.html")
     (directory / f"{COVERAGE}.html").write_text(html, encoding="utf-8")
+
+
+def _write_attribution(store: Store, kb: KnowledgeBase, directory: Path, rows: list[IndexRow],
+                       now: datetime) -> set[str]:
+    """The clusters page and its JSON twin; returns the file names written (for the manifest)."""
+    from afteraction.analyze.attribution.clusters import clusters_from_store
+    from afteraction.render.attribution import render_clusters_html
+
+    result = clusters_from_store(store, kb, now=now)
+    pages = {(row.source, row.id): row.page for row in rows}
+    (directory / f"{ATTRIBUTION}.json").write_text(to_json(result) + "\n", encoding="utf-8")
+    html = render_clusters_html(result, "index.html", pages=pages, generated=now)
+    (directory / f"{ATTRIBUTION}.html").write_text(html, encoding="utf-8")
+    return set(SITE_FILES)
 
 
 def _row(fact: IncidentFacts, page: str) -> IndexRow:
@@ -125,8 +146,8 @@ def _remove_stale(directory: Path, written: set[str]) -> None:
         before = []
     for name in before:
         if name not in written and _UNSAFE_NAME.sub("", name) == name:  # plain names only, never a path
-            (directory / PAGES / name).unlink(missing_ok=True)
+            (directory / name if name in SITE_FILES else directory / PAGES / name).unlink(missing_ok=True)
     manifest.write_bytes(msgspec.json.encode(sorted(written)))
 
 
-__all__ = ["COVERAGE", "MANIFEST", "PAGES", "build_site", "page_name"]
+__all__ = ["ATTRIBUTION", "COVERAGE", "MANIFEST", "PAGES", "build_site", "page_name"]

@@ -30,7 +30,8 @@ def profiles(kb):
 
 def test_expected_hits_under_random_tie_breaking():
     o = RankOutcome(above=2, tied=3)  # rank uniform on 3..5
-    assert o.hit(1) == 0 and o.hit(2) == 0
+    assert o.hit(1) == 0
+    assert o.hit(2) == 0
     assert o.hit(3) == pytest.approx(1 / 3)
     assert o.hit(4) == pytest.approx(2 / 3)
     assert o.hit(5) == 1
@@ -125,7 +126,7 @@ def test_parent_back_off_credits_a_sibling(profiles):
 
 
 def test_baselines_score_identical_profiles_as_best(profiles):
-    groups, v = profiles.sets["group"], profiles.vocab
+    groups, _v = profiles.sets["group"], profiles.vocab
     row = groups.index["G0016"]
     q = groups.techniques[row]
     assert int(np.argmax(jaccard_scores(groups, q)[0])) == row
@@ -138,24 +139,29 @@ def test_baselines_score_identical_profiles_as_best(profiles):
 def test_explanation_lists_shared_items_with_rarity(kb):
     res = attributor(kb).attribute(from_lists(kb, ["T1566.001", "T1059.001", "T1486", "T1021.002"], ["Cobalt Strike"]))
     top = res.groups.candidates[0]
-    assert top.rank == 1 and res.groups.candidates[1].score <= top.score
+    assert top.rank == 1
+    assert res.groups.candidates[1].score <= top.score
     assert any(c.kind == "software" and c.id == "S0154" for c in top.shared)
     assert all(c.weight > 0 and 1 <= c.used_by <= c.of for c in top.shared)
     assert [c.weight for c in top.shared] == sorted((c.weight for c in top.shared), reverse=True)
     group = kb.group_profile(top.id)
     observed = {t.id for t in res.evidence.techniques}
     for e in top.expected_not_observed:
-        assert e.id in group.techniques and e.id not in observed
+        assert e.id in group.techniques
+        assert e.id not in observed
     probs = [c.probability for c in res.groups.candidates]
-    assert all(0 <= p <= 1 for p in probs) and probs == sorted(probs, reverse=True)
+    assert all(0 <= p <= 1 for p in probs)
+    assert probs == sorted(probs, reverse=True)
     cs = next(s for s in res.evidence.software if s.id == "S0154")
-    assert cs.mentions[0].field == "query" and cs.mentions[0].text == "Cobalt Strike"
+    assert cs.mentions[0].field == "query"
+    assert cs.mentions[0].text == "Cobalt Strike"
 
 
 def test_weak_evidence_is_insufficient(kb):
     a = attributor(kb)
     one = a.attribute(from_lists(kb, ["T1566.001"]))
-    assert one.groups.insufficient and one.groups.band == "insufficient"
+    assert one.groups.insufficient
+    assert one.groups.band == "insufficient"
     assert one.groups.statement.startswith("No confident attribution")
     empty = a.attribute(from_lists(kb, []))
     assert empty.groups.insufficient

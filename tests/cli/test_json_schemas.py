@@ -51,3 +51,28 @@ def test_schemas_reject_wrong_output() -> None:
     summary["incidents"]["new"] = -1
     with pytest.raises(jsonschema.ValidationError):
         validate(summary, "ingest-summary.schema.json")
+
+
+def test_attribution_review_and_site_clusters(isolated: Path) -> None:
+    """The review's attribution section, ``attribution.schema.json`` and the site's clusters page JSON."""
+    from afteraction.analyze.attribution import attributor, from_lists
+    from afteraction.attack import load_kb
+    from afteraction.render.json import to_json
+    from afteraction.report import build_site
+    from afteraction.store import Store
+
+    output("ingest", str(EXAMPLE), "--summary", "json")
+    review = output("review", "51007", "--format", "json")
+    validate(review, "review.schema.json")
+    assert isinstance(review, dict)
+    assert review["attribution"]["groups"]["candidates"]
+    validate(review["attribution"], "attribution.schema.json")
+    kb = load_kb()
+    for techniques, software in ((["T1566.001", "T1059.001", "T1486"], ["Cobalt Strike"]), (["T1059.001"], [])):
+        result = attributor(kb).attribute(from_lists(kb, techniques, software))
+        validate(json.loads(to_json(result)), "attribution.schema.json")
+    with Store(isolated / "store.duckdb") as store:
+        build_site(store, kb, isolated / "site")
+    clusters = json.loads((isolated / "site" / "attribution.json").read_text(encoding="utf-8"))
+    validate(clusters, "clusters.schema.json")
+    validate(json.loads((isolated / "site" / "index.json").read_text(encoding="utf-8")), "index.schema.json")

@@ -109,4 +109,4 @@ def slug(text: str) -> str:
     return "-".join("".join(ch if ch.isalnum() else " " for ch in text.lower()).split())[:60]
 
 
-__all__ = ["reliability_points", "slug", "reliability_svg", "render_eval_html", "render_eval_markdown"]
+__all__ = ["reliability_points", "reliability_svg", "render_eval_html", "render_eval_markdown", "slug"]

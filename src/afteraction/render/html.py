@@ -189,10 +189,12 @@ def render_review_html(review: Review, *, index_href: str | None = None) -> str:
     return environment().get_template("review.html.j2").render(context)
 
 
-def render_index_html(index: Index, *, coverage_href: str | None = None) -> str:
+def render_index_html(index: Index, *, coverage_href: str | None = None,
+                      attribution_href: str | None = None) -> str:
     """The report site's index: every incident, sortable and filterable in the browser without network.
 
-    ``coverage_href`` links the site's coverage page from the navigation.
+    ``coverage_href`` and ``attribution_href`` link the site's coverage and incident clusters pages from
+    the navigation.
     """
     script, script_src = _script("index.js")
     rows = sorted(index.incidents, key=lambda r: (-(r.created or r.first_activity or index.generated).timestamp(),
@@ -222,6 +224,7 @@ def render_index_html(index: Index, *, coverage_href: str | None = None) -> str:
         "script": script,
         "script_src": script_src,
         "coverage_href": fmt.relative_href(coverage_href),
+        "attribution_href": fmt.relative_href(attribution_href),
     }
     return environment().get_template("index.html.j2").render(context)
 

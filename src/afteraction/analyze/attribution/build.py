@@ -80,6 +80,7 @@ class Attributor:
 
         ``techniques`` and ``software`` are 0/1 query matrices over the vocabulary (one row per incident);
         rows are scored ``chunk`` at a time so memory stays bounded. Ties are broken by candidate order.
+        Software is ranked on techniques only (see :meth:`attribute`).
         """
         scorer = self.scorers[kind]
         n = techniques.shape[0]
@@ -89,7 +90,8 @@ class Attributor:
         for lo in range(0, n, chunk):
             hi = min(n, lo + chunk)
             # float32 halves the memory traffic of the partition and the normaliser; ranks are unaffected
-            scores = scorer.score(techniques[lo:hi], software[lo:hi]).astype(np.float32)
+            soft = None if kind == "software" else software[lo:hi]
+            scores = scorer.score(techniques[lo:hi], soft).astype(np.float32)
             part = np.argpartition(scores, -top, axis=1)[:, -top:]
             part_scores = np.take_along_axis(scores, part, axis=1)
             order = np.argsort(-part_scores, axis=1, kind="stable")
@@ -100,7 +102,11 @@ class Attributor:
         return idx, best, prob
 
     def attribute(self, evidence: Evidence, *, top: int = TOP, now: datetime | None = None) -> Attribution:
-        """Ranked groups, campaigns and software for ``evidence``."""
+        """Ranked groups, campaigns and software for ``evidence``.
+
+        Software is ranked on the techniques only: a software item named in the alerts is in the evidence
+        with its mentions, and scoring it as evidence for itself would only repeat that.
+        """
         tech, soft = self.query(evidence)
         rankings = {kind: self._rank(kind, evidence, tech, soft, top) for kind in KINDS}
         return Attribution(schema_version=SCHEMA_VERSION, attack_version=self.kb.version, attack_source=self.kb.source,
@@ -108,6 +114,8 @@ class Attributor:
                            campaigns=rankings["campaign"], software=rankings["software"], generated=now)
 
     def _rank(self, kind: Kind, evidence: Evidence, tech: list[int], soft: list[int], top: int) -> Ranking:
+        if kind == "software":
+            soft = []  # software named in the alerts is listed as evidence, not scored as evidence for itself
         scorer = self.scorers[kind]
         v = self.profiles.vocab
         q_t = binary_matrix([tech], len(v.techniques))

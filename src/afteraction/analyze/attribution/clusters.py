@@ -278,7 +278,8 @@ def _cluster(kb: KnowledgeBase, feats: list[_Features], rare: set[tuple[str, str
     first, last = min(firsts, default=None), max(lasts, default=None)
     return Cluster(
         id="cluster-" + hashlib.sha256("\n".join(ids).encode()).hexdigest()[:12],
-        incidents=tuple(ClusterIncident(id=f.id, title=f.title, first_activity=f.first, severity=f.severity)
+        incidents=tuple(ClusterIncident(id=f.id, title=f.title, first_activity=f.first, severity=f.severity,
+                                               source=f.source)
                         for f in feats),
         first=first, last=last, shared=tuple(shared), statement=_statement(len(feats), first, shared),
         attribution=attributor(kb).attribute(from_incidents(kb, load(feats)), now=now))

@@ -21,7 +21,6 @@ from afteraction.analyze.attribution.model import (
     ObservedTechnique,
     SoftwareMention,
 )
-from afteraction.analyze.review.chain import alert_tactics
 from afteraction.errors import UsageError
 from afteraction.model import TechniqueStatus
 
@@ -49,6 +48,10 @@ def _alert_texts(alert: Alert) -> Iterable[tuple[str, str]]:
 
 class _Collector:
     def __init__(self, kb: KnowledgeBase) -> None:
+        # imported here: the review imports attribution, and this is the one thing attribution takes from it
+        from afteraction.analyze.review.chain import alert_tactics
+
+        self.alert_tactics = alert_tactics
         self.kb = kb
         self.techniques: dict[str, int] = {}
         self.unknown: dict[str, None] = {}
@@ -72,7 +75,7 @@ class _Collector:
         for ref in alert.techniques:
             if ref.status != TechniqueStatus.INVALID:
                 self.technique(ref.id)
-        for shortname, _ in alert_tactics(self.kb, alert):
+        for shortname, _ in self.alert_tactics(self.kb, alert):
             self.tactics.setdefault(shortname, None)
         for field, text in _alert_texts(alert):
             for m in self.kb.find_software_in_text(text):

@@ -141,6 +141,7 @@ class ClusterIncident(msgspec.Struct, frozen=True):
     title: str
     first_activity: datetime | None
     severity: str
+    source: str = "defender"
 
 
 class SharedIndicator(msgspec.Struct, frozen=True):

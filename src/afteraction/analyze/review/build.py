@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from afteraction.analyze.attribution.build import attributor
+from afteraction.analyze.attribution.evidence import from_incidents
+from afteraction.analyze.attribution.model import Attribution
 from afteraction.analyze.review import chain as chain_mod
 from afteraction.analyze.review.chain import safe_url
 from afteraction.analyze.review.entities import detection, entities
@@ -108,7 +111,15 @@ def review(incident: Incident, context: ReviewContext) -> Review:
         action_items=action_items(kb, status=header.status, kind=kind, metrics=metrics, chain=the_chain,
                                   entities=ents, detection=det, recs=recs, unknown_techniques=unknown),
         notes=tuple(notes),
+        attribution=_attribution(incident, context),
     )
+
+
+def _attribution(incident: Incident, context: ReviewContext) -> Attribution:
+    """Groups, campaigns and software the incident (plus analyst-recorded undetected techniques) fits best."""
+    evidence = from_incidents(context.kb, [incident],
+                              extra_techniques=context.undetected(incident.source, incident.id))
+    return attributor(context.kb).attribute(evidence, now=context.now)
 
 
 def _replace(metrics: Metrics, **changes: object) -> Metrics:

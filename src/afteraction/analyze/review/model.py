@@ -11,6 +11,8 @@ from datetime import datetime
 
 import msgspec
 
+from afteraction.analyze.attribution.model import Attribution
+
 #: Bump on any incompatible change of the JSON shape (documented in docs/schemas/review.schema.json).
 REVIEW_SCHEMA_VERSION = "1"
 
@@ -244,6 +246,8 @@ class Review(Struct):
     lessons: tuple[Question, ...]
     action_items: tuple[ActionItem, ...]
     notes: tuple[str, ...] = ()  # what the data could not tell (missing times, unknown techniques...)
+    #: ranked ATT&CK groups, campaigns and software the incident is most consistent with (a shortlist, not a finding)
+    attribution: Attribution | None = None
 
 
 class IndexRow(Struct):

@@ -13,9 +13,11 @@ from afteraction.store.read import load_incidents
 from afteraction.synth import Options, Truth, generate, load_truth
 
 TOP = 5
-# Measured with Options(incidents=400, weeks=16) (true positives with a group / campaign actor):
-#   seed 3:  groups 135/174 = 0.776, campaigns 35/38 = 0.921
-#   seed 11: groups 119/187 = 0.636, campaigns 33/37 = 0.892
+# Measured with Options(incidents=400, weeks=16) (true positives with a group / campaign actor), after
+# tools stopped counting in command lines and file names:
+#   seed 3:  groups 133/174 = 0.764, campaigns 35/38 = 0.921
+#   seed 11: groups 120/187 = 0.642, campaigns 33/37 = 0.892
+# (seeds 5 and 7, not used here: groups 0.605 and 0.619, campaigns 0.848 and 0.933)
 MIN_GROUP_TOP5 = {3: 0.72, 11: 0.58}
 MIN_CAMPAIGN_TOP5 = {3: 0.85, 11: 0.82}
 

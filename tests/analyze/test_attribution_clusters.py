@@ -125,12 +125,15 @@ def test_technique_similarity_needs_the_time_window(kb: KnowledgeBase, days: int
     assert _groups(cluster_incidents(kb, incs)) == ([["i1", "i2"]] if linked else [])
 
 
-def test_hostile_indicator_values_are_kept_as_they_are(kb: KnowledgeBase) -> None:
-    hostile = 'evil.example"><script>alert(1)</script>=hyperlink("x")\u202e'
-    result = cluster_incidents(kb, [_inc("i1", 0, domains=(hostile,)), _inc("i2", 2, domains=(hostile,))])
-    (cluster,) = result.clusters
-    assert [s.value for s in cluster.shared if s.kind == "domain"] == [hostile]
-    assert "<script>" not in cluster.statement
+@pytest.mark.parametrize("junk", ['evil.example"><script>alert(1)</script>=hyperlink("x")\u202e', "fileserver",
+                                  "dc01.corp.local", "intranet.internal", "xn--.example", "a..b.example"])
+def test_only_external_dns_names_are_domains(kb: KnowledgeBase, junk: str) -> None:
+    result = cluster_incidents(kb, [_inc("i1", 0, domains=(junk,)), _inc("i2", 2, domains=(junk,))])
+    assert result.clusters == ()
+    ok = cluster_incidents(kb, [_inc("i1", 0, domains=(junk, "cdn-9.example")),
+                                _inc("i2", 2, domains=(junk, "CDN-9.example."))])
+    (cluster,) = ok.clusters
+    assert [s.value for s in cluster.shared if s.kind == "domain"] == ["cdn-9.example"]
 
 
 def test_cluster_ids_are_stable_and_input_order_free(kb: KnowledgeBase) -> None:

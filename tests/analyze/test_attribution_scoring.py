@@ -70,19 +70,23 @@ def _naive_llr(profiles, kind, row, techs, softs, params=DEFAULT_PARAMS):
     fam = {int(v.tech_parent[t]) for t in own}
     df = a.sum(axis=0) + 1.0
     bg = df / df.sum()
+    outside = 1.0 - sum(bg[t] for t in own)
     total = 0.0
     for t in techs:
         exact = (1.0 / len(own)) if t in own else 0.0
         back = (1.0 / (len(fam) * v.family_size[v.tech_parent[t]])) if int(v.tech_parent[t]) in fam else 0.0
         q = (1 - params.beta) * exact + params.beta * back
-        total += math.log((1 - params.lam) * q + params.lam * bg[t]) - math.log(bg[t])
+        noise = 0.0 if t in own else bg[t] / outside
+        total += math.log((1 - params.lam) * q + params.lam * noise) - math.log(bg[t])
     s = cands.software.toarray() > 0
     sdf = s.sum(axis=0) + 1.0
     sbg = sdf / sdf.sum()
-    n_soft = s[row].sum()
+    mine = set(np.nonzero(s[row])[0])
+    soutside = 1.0 - sum(sbg[x] for x in mine)
     for x in softs:
-        qs = (1.0 / n_soft) if s[row, x] else 0.0
-        total += params.software_weight * (math.log((1 - params.lam_software) * qs + params.lam_software * sbg[x])
+        qs = (1.0 / len(mine)) if x in mine else 0.0
+        noise = 0.0 if x in mine else sbg[x] / soutside
+        total += params.software_weight * (math.log((1 - params.lam_software) * qs + params.lam_software * noise)
                                            - math.log(sbg[x]))
     return total
 
@@ -204,3 +208,38 @@ def test_rank_many_agrees_with_single_attribution(kb):
             assert [a.profiles.sets[kind].ids[j] for j in idx[i][:3]] == [c.id for c in single[:3]]
             assert probs[i][0] == pytest.approx(single[0].probability, abs=2e-3)
             assert scores[i][0] == pytest.approx(single[0].score, abs=2e-3)
+
+
+def test_knowledge_base_without_campaigns(kb):
+    """Bundles before ATT&CK v12 have no campaigns: attribution still ranks groups and software."""
+    import msgspec
+
+    from afteraction.analyze.attribution.build import Attributor
+    from afteraction.analyze.attribution.suite import run_evaluation
+    from afteraction.attack.kb import KnowledgeBase
+
+    groups = {gid: msgspec.structs.replace(g, campaigns=()) for gid, g in kb.data.groups.items()}
+    old = KnowledgeBase(msgspec.structs.replace(kb.data, campaigns={}, groups=groups, source_hash="no-campaigns"))
+    a = Attributor(old)
+    res = a.attribute(from_lists(old, ["T1566.001", "T1059.001", "T1486"], ["Cobalt Strike"]))
+    assert res.campaigns.candidates == ()
+    assert res.campaigns.insufficient
+    assert res.groups.candidates
+    v = a.profiles.vocab
+    qt = binary_matrix([v.technique_row(["T1059.001"])], len(v.techniques))
+    qs = binary_matrix([[]], len(v.software))
+    idx, _, _ = a.rank_many(qt, qs, "campaign")
+    assert idx.shape == (1, 0)
+    report = run_evaluation(old, ["P1"])
+    assert all(s.queries == 0 for s in report.settings)
+
+
+def test_revoked_ids_in_alerts_are_redirected(kb):
+    from afteraction.analyze.attribution.evidence import from_incidents
+    from afteraction.model import Alert, Incident, TechniqueRef
+
+    alert = Alert(id="a1", title="t", techniques=(TechniqueRef(raw="T1002", id="T1002"),
+                                                  TechniqueRef(raw="T1086", id="T1086")))
+    ev = from_incidents(kb, [Incident(id="i1", alerts=(alert,))])
+    assert sorted(t.id for t in ev.techniques) == ["T1059.001", "T1560"]
+    assert ev.unknown_techniques == ()

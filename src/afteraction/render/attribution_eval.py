@@ -7,6 +7,7 @@ from afteraction.analyze.attribution.suite import EvalReport
 from afteraction.render.html import environment
 from afteraction.render.markdown import escape
 
+_PLURAL = {"group": "groups", "campaign": "campaigns", "software": "software"}
 #: reliability diagram geometry (SVG user units)
 SIZE, PAD = 260, 34
 
@@ -63,7 +64,8 @@ def render_eval_markdown(report: EvalReport) -> str:
         lines += [f"## {proto}", ""]
         for s in settings:
             target = f" — target {s.target[0]} ≥ {s.target[1]:.2f}" if s.target else ""
-            lines += [f"### {proto} {escape(s.setting)} ({s.queries} queries, candidates: {s.candidates}s){target}", "",
+            kinds = _PLURAL.get(s.candidates, s.candidates)
+            lines += [f"### {proto} {escape(s.setting)} ({s.queries} queries, candidates: {kinds}){target}", "",
                       "| scorer | top-1 | top-3 | top-5 | MRR |", "|---|---|---|---|---:|", *_setting_rows(s), ""]
     if report.calibration:
         lines += ["## Calibration", ""]

@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import ipaddress
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -112,9 +113,18 @@ def external_ip(text: str | None) -> str | None:
     return str(addr)
 
 
+#: a DNS name of at least two labels (letters, digits, hyphens; IDNs in their xn-- form)
+_HOSTNAME = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
+#: suffixes of internal names, never external infrastructure
+_INTERNAL_SUFFIXES = (".local", ".internal", ".lan", ".corp", ".home", ".home.arpa", ".localdomain", ".intranet")
+
+
 def _domain(text: str | None) -> str | None:
+    """A lower-cased external DNS name, or None for anything else (single labels, internal suffixes, junk)."""
     value = (text or "").strip().rstrip(".").lower()
-    return value or None
+    if not _HOSTNAME.match(value) or value.endswith(_INTERNAL_SUFFIXES):
+        return None
+    return value
 
 
 def _infrastructure(incident: Incident) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
@@ -261,7 +271,7 @@ def _link(feats: list[_Features], rare: set[tuple[str, str]]) -> list[list[int]]
 
 def _cluster(kb: KnowledgeBase, feats: list[_Features], rare: set[tuple[str, str]],
              load: Callable[[list[_Features]], list[Incident]], now: datetime | None) -> Cluster:
-    ids = sorted(f.id for f in feats)
+    ids = sorted(f"{f.source}/{f.id}" for f in feats)
     counts: dict[tuple[str, str], list[Any]] = {}
     for f in feats:
         named = [*((("software", k), v) for k, v in f.software.items()),

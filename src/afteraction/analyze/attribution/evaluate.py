@@ -10,19 +10,32 @@ from scipy import sparse
 from scipy.optimize import minimize_scalar
 from scipy.special import gammaln
 
-from afteraction.analyze.attribution.metrics import Proportion, ReliabilityBin, rank_outcome, reliability, wilson
+from afteraction.analyze.attribution.metrics import (
+    TIE_TOLERANCE,
+    Proportion,
+    ReliabilityBin,
+    rank_outcome,
+    reliability,
+    wilson,
+)
 from afteraction.analyze.attribution.profiles import CandidateSet, Kind, Profiles, binary_matrix
-from afteraction.analyze.attribution.protocols import DEV_SEED, Query, p1_queries, p2_queries, p3_queries
+from afteraction.analyze.attribution.protocols import (
+    DEV_SEED,
+    P2_MIN_TECHNIQUES,
+    Query,
+    p1_queries,
+    p2_queries,
+    p3_queries,
+)
 from afteraction.analyze.attribution.scoring import (
     DEFAULT_PARAMS,
     LikelihoodScorer,
+    Mat,
     Params,
     idf_cosine_scores,
     jaccard_scores,
     softmax,
 )
-
-Mat = sparse.csr_matrix
 
 #: a scorer maps (profiles, candidate set, technique rows, software rows) to a score matrix
 ScoreFn = Callable[[Profiles, CandidateSet, sparse.csr_matrix, sparse.csr_matrix | None], np.ndarray]
@@ -130,11 +143,16 @@ def run_setting(profiles: Profiles, protocol: str, setting: str, kind: Kind, que
 def top_probability(profiles: Profiles, kind: Kind, queries: Sequence[Query],
                     params: Params) -> tuple[np.ndarray, np.ndarray]:
     """The calibrated probability of each query's top candidate, and whether it is a gold candidate."""
+    if not queries:
+        return np.zeros(0), np.zeros(0)
     rows = np.array(score_queries(profiles, kind, queries, likelihood(params)))
     probs = softmax(rows / params.temperature_of(kind))
-    best = probs.argmax(axis=1)
-    correct = np.array([b in q.gold for b, q in zip(best.tolist(), queries, strict=True)], dtype=np.float64)
-    return probs.max(axis=1), correct
+    top = probs.max(axis=1)
+    correct = []
+    for row, q, p in zip(probs, queries, top, strict=True):  # a tie at the top counts 1/t (random tie-break)
+        tied = np.flatnonzero(np.abs(row - p) <= TIE_TOLERANCE * max(p, 1e-300))
+        correct.append(len(set(tied.tolist()) & set(q.gold)) / len(tied))
+    return top, np.array(correct, dtype=np.float64)
 
 
 def calibration(profiles: Profiles, setting: str, kind: Kind, queries: list[Query], params: Params,
@@ -155,9 +173,10 @@ def fit_temperature(scores: np.ndarray, gold: np.ndarray) -> float:
 
 
 def oracle(noise: int) -> ScoreFn:
-    """The Bayes-optimal scorer *for P2-noisy itself*: it knows that exactly ``noise`` observed techniques lie
-    outside the gold profile and were drawn by popularity. It cannot be used on real data; it measures the
-    protocol's ceiling."""
+    """The (near) Bayes-optimal scorer *for P2-noisy itself*: it knows that the gold group has at least
+    ``P2_MIN_TECHNIQUES`` techniques and that exactly ``noise`` observed techniques lie outside its profile,
+    drawn by popularity (it treats that draw as with replacement). It cannot be used on real data; it
+    measures the protocol's ceiling. Impossible candidates score ``-inf``."""
     def score(profiles: Profiles, cands: CandidateSet, qt: Mat, qs: Mat | None) -> np.ndarray:
         a = (cands.techniques > 0).astype(np.float64).tocsr()
         pop = np.asarray(a.sum(axis=0)).ravel()
@@ -170,8 +189,8 @@ def oracle(noise: int) -> ScoreFn:
                      .todense()) - noise * np.log(np.maximum(out_mass, 1e-300))[None, :])
         log_comb = gammaln(size + 1)[None, :] - gammaln(k - noise + 1)[:, None] - gammaln(
             np.maximum(size[None, :] - (k - noise)[:, None], 0) + 1)
-        ok = inside == (k - noise)[:, None]
-        return np.where(ok, noise_log - log_comb, -1e9)
+        ok = (inside == (k - noise)[:, None]) & (size >= P2_MIN_TECHNIQUES)[None, :]
+        return np.where(ok, noise_log - log_comb, -np.inf)
     return score
 
 

@@ -21,6 +21,7 @@ from afteraction.analyze.attribution.model import (
     ObservedTechnique,
     SoftwareMention,
 )
+from afteraction.analyze.tactics import alert_tactics
 from afteraction.errors import UsageError
 from afteraction.model import TechniqueStatus
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from afteraction.attack.kb import KnowledgeBase
     from afteraction.model import Alert, Incident
 
-#: mentions kept per software item (the rest are counted, not listed)
+#: mentions kept per software item (further mentions of the same item are not listed)
 MAX_MENTIONS = 5
 #: evidence fields where only malware (not tools) counts
 MALWARE_ONLY_FIELDS = frozenset({"fileName", "processCommandLine"})
@@ -48,10 +49,6 @@ def _alert_texts(alert: Alert) -> Iterable[tuple[str, str]]:
 
 class _Collector:
     def __init__(self, kb: KnowledgeBase) -> None:
-        # imported here: the review imports attribution, and this is the one thing attribution takes from it
-        from afteraction.analyze.review.chain import alert_tactics
-
-        self.alert_tactics = alert_tactics
         self.kb = kb
         self.techniques: dict[str, int] = {}
         self.unknown: dict[str, None] = {}
@@ -60,9 +57,10 @@ class _Collector:
         self.tactics: dict[str, None] = {}
 
     def technique(self, tid: str, alerts: int = 1) -> None:
-        tech = self.kb.technique(tid)
-        if tech is None:
-            self.unknown[tid] = None
+        resolved = self.kb.resolve(tid)
+        tech = self.kb.technique(resolved.id)
+        if tech is None or not tech.active:  # unknown to this version, or deprecated with no replacement
+            self.unknown[resolved.id] = None
             return
         self.techniques[tech.id] = self.techniques.get(tech.id, 0) + alerts
 
@@ -75,7 +73,7 @@ class _Collector:
         for ref in alert.techniques:
             if ref.status != TechniqueStatus.INVALID:
                 self.technique(ref.id)
-        for shortname, _ in self.alert_tactics(self.kb, alert):
+        for shortname, _ in alert_tactics(self.kb, alert):
             self.tactics.setdefault(shortname, None)
         for field, text in _alert_texts(alert):
             for m in self.kb.find_software_in_text(text):
@@ -122,7 +120,7 @@ def from_lists(kb: KnowledgeBase, techniques: Iterable[str] = (), software: Iter
     """Evidence from explicit technique ids and software ids, names or aliases (unknown ones are reported)."""
     col = _Collector(kb)
     for raw in techniques:
-        col.technique(kb.resolve(raw).id)
+        col.technique(raw)
     missing: list[str] = []
     for raw in software:
         found = kb.software_by_name(raw) or [s for s in (kb.get_software(raw),) if s is not None]

@@ -29,12 +29,15 @@ class RankOutcome(msgspec.Struct, frozen=True):
 def rank_outcome(scores: np.ndarray, gold: list[int]) -> RankOutcome:
     """The best-placed gold candidate (fewest above, then smallest tie)."""
     best: RankOutcome | None = None
-    scale = max(1.0, float(np.abs(scores).max())) if scores.size else 1.0
-    tol = TIE_TOLERANCE * scale
     for g in gold:
-        s = scores[g]
-        above = int(np.count_nonzero(scores > s + tol))
-        tied = int(np.count_nonzero(np.abs(scores - s) <= tol))
+        s = float(scores[g])
+        if np.isfinite(s):  # tolerance relative to the gold score; -inf (impossible) is never tied with it
+            tol = TIE_TOLERANCE * max(1.0, abs(s))
+            above = int(np.count_nonzero(scores > s + tol))
+            tied = int(np.count_nonzero(np.abs(scores - s) <= tol))
+        else:
+            above = int(np.count_nonzero(scores > s))
+            tied = int(np.count_nonzero(scores == s))
         cand = RankOutcome(above, tied)
         if best is None or (cand.above, cand.tied) < (best.above, best.tied):
             best = cand

@@ -1,12 +1,16 @@
 """Vectorised scorers: the smoothed-likelihood scorer afteraction uses, and the baselines it is measured against.
 
 The default scorer (``docs/attribution.md`` has the derivation) treats each observed technique as drawn
-either from the candidate's profile or, with probability ``lam``, from the background (how often ATT&CK
-candidates use it), and backs off from a sub-technique to its parent's family with weight ``beta``:
+either from the candidate's profile or, with probability ``lam``, from the techniques *outside* it in
+proportion to their popularity (how many ATT&CK candidates use them), and backs off from a sub-technique
+to its parent's family with weight ``beta``:
 
     q(t|c)   = (1 - beta) * [t in c] / |c|  +  beta * [parent(t) in parents(c)] / (|parents(c)| * family(t))
-    p(t|c)   = (1 - lam) * q(t|c) + lam * bg(t)
+    n(t|c)   = [t not in c] * bg(t) / (1 - sum of bg over c)          (``noise="complement"``, the default)
+    p(t|c)   = (1 - lam) * q(t|c) + lam * n(t|c)
     score(c) = sum over observed t of log(p(t|c) / bg(t))  +  w_s * (the same for observed software)
+
+``noise="background"`` uses ``n(t|c) = bg(t)`` instead (the plain smoothed likelihood).
 
 Scores are log-likelihood ratios against the background ("an actor that is none of these"), in nats, so
 every observed item's contribution can be shown. Absence is not evidence: only observed items are summed.
@@ -14,6 +18,8 @@ A query is a sparse 0/1 row, so scoring many incidents is one sparse-dense matri
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import msgspec
 import numpy as np
@@ -27,7 +33,9 @@ Mat = sparse.csr_matrix
 class Params(msgspec.Struct, frozen=True):
     """Scorer hyperparameters, chosen on the P2-noisy development protocol only (see ``docs/attribution.md``)."""
 
-    lam: float = 0.4
+    lam: float = 0.3
+    #: where unexplained observations come from: popular techniques outside the profile, or the background
+    noise: Literal["complement", "background"] = "complement"
     #: fixed by design, not tuned: P2 queries are sub-techniques of the profile, so it cannot measure back-off
     beta: float = 0.05
     #: weight of the techniques of the candidate's software (a group can do what its tools do)
@@ -36,9 +44,9 @@ class Params(msgspec.Struct, frozen=True):
     software_weight: float = 1.0
     #: softmax temperatures that turn scores into calibrated probabilities, one per candidate kind, each
     #: fitted on the P2-noisy protocol of that kind (``afteraction eval attribution`` refits and prints them)
-    temperature: float = 0.86
-    temperature_campaign: float = 0.778
-    temperature_software: float = 0.914
+    temperature: float = 0.876
+    temperature_campaign: float = 0.822
+    temperature_software: float = 0.938
 
     def temperature_of(self, kind: str) -> float:
         """The softmax temperature for candidates of ``kind``."""
@@ -80,16 +88,15 @@ class LikelihoodScorer:
         if params.gamma:
             q = q + params.gamma * _software_techniques(cands, vocab)
         self.bg_tech = background(a)
-        mix = (1 - params.lam) * q + params.lam * self.bg_tech[None, :]
+        mix = (1 - params.lam) * q + params.lam * _noise(a, self.bg_tech, params.noise)
         self.tech_llr = np.log(mix) - np.log(self.bg_tech)[None, :]
         s = cands.software
         ssize = _row_sums(s)
         sinv = np.divide(1.0, ssize, out=np.zeros_like(ssize), where=ssize > 0)
         self.bg_soft = background(s)
         qs = s.multiply(sinv[:, None]).toarray()
-        self.soft_llr = params.software_weight * (
-            np.log((1 - params.lam_software) * qs + params.lam_software * self.bg_soft[None, :])
-            - np.log(self.bg_soft)[None, :])
+        smix = (1 - params.lam_software) * qs + params.lam_software * _noise(s, self.bg_soft, params.noise)
+        self.soft_llr = params.software_weight * (np.log(smix) - np.log(self.bg_soft)[None, :])
         #: how many candidates of this set use each technique / software (for explanations)
         self.tech_df = np.asarray((a > 0).sum(axis=0)).ravel()
         self.soft_df = np.asarray((s > 0).sum(axis=0)).ravel()
@@ -109,12 +116,25 @@ class LikelihoodScorer:
         """Per row, ``logsumexp(scores / temperature)``: a candidate's probability is
         ``exp(score / temperature - log_normaliser)``."""
         z = scores / self.params.temperature_of(self.cands.kind)
+        if z.shape[1] == 0:
+            return np.full(z.shape[0], -np.inf)
         top = z.max(axis=1, keepdims=True)
         return (top + np.log(np.exp(z - top).sum(axis=1, keepdims=True))).ravel()
 
     def probabilities(self, scores: np.ndarray) -> np.ndarray:
         """Softmax of ``scores / temperature`` over the candidates, row by row."""
         return softmax(scores / self.params.temperature_of(self.cands.kind))
+
+
+def _noise(members: sparse.csr_matrix, bg: np.ndarray, kind: str) -> np.ndarray:
+    """The noise distribution per candidate: the background, or the background outside the profile."""
+    if kind == "background":
+        return np.broadcast_to(bg[None, :], members.shape)
+    inside = (members > 0).toarray()
+    outside_mass = 1.0 - (inside * bg[None, :]).sum(axis=1, keepdims=True)
+    # a candidate that uses every feature has no outside: its noise falls back to the background
+    return np.where(outside_mass > 1e-12, np.where(inside, 0.0, bg[None, :] / np.maximum(outside_mass, 1e-12)),
+                    bg[None, :])
 
 
 def _software_techniques(cands: CandidateSet, vocab: Vocabulary) -> np.ndarray:
@@ -127,7 +147,9 @@ def _software_techniques(cands: CandidateSet, vocab: Vocabulary) -> np.ndarray:
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, numerically stable."""
+    """Row-wise softmax, numerically stable (an empty row stays empty)."""
+    if z.size == 0:
+        return z.astype(np.float64)
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)

@@ -1,0 +1,1 @@
+"""Program-level analyses over a period: trends, skill gaps and SOC process metrics."""

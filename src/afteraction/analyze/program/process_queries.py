@@ -1,0 +1,204 @@
+"""The engine side of the process metrics: Ibis group-bys over the period's facts and the incidents.
+
+Reads :data:`~afteraction.analyze.program.facts.ALERTS_TABLE` and ``TECHNIQUES_TABLE`` (materialised by
+``facts.materialise``) and two small parameter tables of its own (:data:`PARAMS_TABLE`: since, until and
+the "as of" time of the backlog; :data:`SLA_TABLE`: one target row per severity), so the compiled SQL does
+not depend on the dates or targets asked for. Only aggregated rows reach Python.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import Any
+
+import ibis
+
+from afteraction.analyze.program.facts import ALERTS_TABLE, TECHNIQUES_TABLE
+from afteraction.analyze.program.period import Bucket
+from afteraction.analyze.program.sla import SlaTargets
+from afteraction.analyze.queries import compiled_sql, run_rows
+from afteraction.store.db import Store
+
+PARAMS_TABLE = "aa_process_params"
+SLA_TABLE = "aa_process_sla"
+INCIDENTS_TABLE = "aa_process_incidents"
+TP, FP, BENIGN = "truePositive", "falsePositive", "informationalExpectedActivity"
+WASTED = (FP, BENIGN)
+DAY = 86400
+
+
+def _outcomes(t: Any) -> dict[str, Any]:
+    c = t.classification
+    return {"alerts": t.count(), "true_positives": (c == TP).fill_null(False).sum(),
+            "false_positives": (c == FP).fill_null(False).sum(),
+            "benign": (c == BENIGN).fill_null(False).sum(), "automated": t.automated.sum()}
+
+
+def _overall(con: Any) -> Any:
+    t = con.table(ALERTS_TABLE)
+    return t.aggregate(incidents=t.incident_id.nunique(), **_outcomes(t))
+
+
+def _by_bucket(bucket: Bucket) -> Any:
+    def build(con: Any) -> Any:
+        t = con.table(ALERTS_TABLE)
+        return t.group_by(start=t[bucket]).aggregate(alerts=t.count(), incidents=t.incident_id.nunique()
+                                                     ).order_by("start")
+    return build
+
+
+def _by_source(con: Any) -> Any:
+    t = con.table(ALERTS_TABLE)
+    return t.group_by("source_name").aggregate(**_outcomes(t)).order_by([ibis.desc("alerts"), "source_name"])
+
+
+def _by_severity(con: Any) -> Any:
+    t = con.table(ALERTS_TABLE)
+    return t.group_by("severity").aggregate(**_outcomes(t)).order_by("severity")
+
+
+def _repeated(con: Any) -> Any:
+    """Technique -> true-positive incidents of the period with an alert mapped to it."""
+    a = con.table(ALERTS_TABLE)
+    tp = a.filter(a.classification == TP).select("source", "alert_id", "incident_id")
+    t = con.table(TECHNIQUES_TABLE).join(tp, ["source", "alert_id"])
+    return t.group_by("technique_id").aggregate(incidents=t.incident_id.nunique()).order_by(
+        [ibis.desc("incidents"), "technique_id"])
+
+
+def _incidents(con: Any) -> Any:
+    """One row per stored incident opened before the period's end: its first alert, acknowledgement, resolution."""
+    incidents = con.table("incidents")
+    alerts = con.table("alerts")
+    comments = con.table("comments")
+    params = con.table(PARAMS_TABLE)
+    first = alerts.group_by(["source", "incident_id"]).aggregate(first_alert=alerts.created.min())
+    keys = alerts.select("source", "incident_id", alert_id="id")
+    ac = comments.filter(comments.parent_kind == "alert")
+    ac = ac.join(keys, [ac.source == keys.source, ac.parent_id == keys.alert_id])
+    ac = ac.group_by(["source", "incident_id"]).aggregate(alert_ack=ac.created.min())
+    ic = comments.filter(comments.parent_kind == "incident")
+    ic = ic.group_by(["source", ic.parent_id.name("incident_id")]).aggregate(incident_ack=ic.created.min())
+    out = incidents.filter(~incidents.is_stub)
+    for part in (first, ac, ic):
+        out = out.left_join(part, [out.source == part.source, out.id == part.incident_id]).drop(
+            "source_right", "incident_id")
+    ack = ibis.least(out.alert_ack, out.incident_ack).fill_null(out.alert_ack).fill_null(out.incident_ack)
+    out = out.select(source=out.source, id=out.id, title=out.title.fill_null(""),
+                     severity=out.severity.fill_null("unknown"), status=out.status.fill_null("unknown"),
+                     opened=out.first_alert.fill_null(out.created), acknowledged=ack, resolved=out.resolved)
+    out = out.cross_join(params)
+    return out.filter(out.opened.notnull() & (out.opened < out.until)).drop("since", "until", "as_of")
+
+
+def _open_at_end(con: Any) -> Any:
+    i = con.table(INCIDENTS_TABLE).cross_join(con.table(PARAMS_TABLE))
+    i = i.filter(i.resolved.isnull() | (i.resolved >= i.until))
+    return i.mutate(age=ibis.greatest(i.as_of.epoch_seconds() - i.opened.epoch_seconds(), 0))
+
+
+def _backlog(con: Any) -> Any:
+    i = _open_at_end(con)
+    return i.group_by("severity").aggregate(
+        under_1d=(i.age < DAY).sum(), days_1_7=((i.age >= DAY) & (i.age < 7 * DAY)).sum(),
+        days_7_30=((i.age >= 7 * DAY) & (i.age < 30 * DAY)).sum(), over_30d=(i.age >= 30 * DAY).sum(),
+        total=i.count()).order_by("severity")
+
+
+def _oldest(con: Any) -> Any:
+    i = _open_at_end(con)
+    return i.select("source", "id", "title", "severity", "status", "opened", "age").order_by(
+        [ibis.desc("age"), "source", "id"])
+
+
+def _sla(con: Any) -> Any:
+    """Per severity with a target: incidents whose first alert is in the period, and their breaches."""
+    i = con.table(INCIDENTS_TABLE).cross_join(con.table(PARAMS_TABLE))
+    i = i.filter(i.opened >= i.since)
+    i = i.join(con.table(SLA_TABLE), "severity")
+    ack_known = i.acknowledged.notnull() & (i.acknowledged < i.until)
+    ack_s = ibis.greatest(i.acknowledged.epoch_seconds() - i.opened.epoch_seconds(), 0)
+    res_known = i.resolved.notnull() & (i.resolved < i.until)
+    res_s = ibis.greatest(i.resolved.epoch_seconds() - i.opened.epoch_seconds(), 0)
+    open_s = i.as_of.epoch_seconds() - i.opened.epoch_seconds()
+    open_breach = ~res_known & (open_s > i.resolve_seconds)
+    return i.group_by("severity").aggregate(
+        incidents=i.count(), acknowledge_measured=ack_known.sum(),
+        acknowledge_breaches=(ack_known & (ack_s > i.acknowledge_seconds)).sum(),
+        resolved=res_known.sum(), resolve_late=(res_known & (res_s > i.resolve_seconds)).sum(),
+        open_breaches=open_breach.sum()).order_by("severity")
+
+
+# The detectors: a store can hold millions of distinct detector ids, so DuckDB's sketches pick the
+# candidates (``approx_top_k`` of all alerts and of the false and benign positives) and only those are
+# counted exactly. DuckDB-specific SQL (Ibis has no top-k sketch); on another engine, the exact form is
+# the same group-by over every detector. A detector is (source name, detector id), and the title when
+# the alert carries no detector id.
+_KEY = "source_name || chr(31) || detector_id || chr(31) || CASE WHEN detector_id = '' THEN title ELSE '' END"
+# Only fixed table and column names are interpolated into this SQL; the one value, k, is a parameter.
+_DETECTOR_SQL = f"""
+WITH t AS (SELECT {_KEY} AS k, classification FROM {ALERTS_TABLE}),
+cand AS (SELECT unnest(approx_top_k(k, $k)) AS k FROM t
+         UNION SELECT unnest(approx_top_k(k, $k)) AS k FROM t WHERE classification IN ('{FP}', '{BENIGN}'))
+SELECT source_name, detector_id, min(title) AS title, count(*) AS alerts,
+       count(*) FILTER (WHERE classification = '{TP}') AS true_positives,
+       count(*) FILTER (WHERE classification = '{FP}') AS false_positives,
+       count(*) FILTER (WHERE classification = '{BENIGN}') AS benign,
+       count(*) FILTER (WHERE automated) AS automated
+FROM {ALERTS_TABLE} WHERE {_KEY} IN (SELECT k FROM cand)
+GROUP BY source_name, detector_id, CASE WHEN detector_id = '' THEN title ELSE '' END
+ORDER BY alerts DESC, source_name, detector_id, title
+"""  # noqa: S608
+_DETECTOR_COUNT_SQL = f"SELECT approx_count_distinct({_KEY}) FROM {ALERTS_TABLE}"  # noqa: S608
+
+
+def _me() -> tuple[Any, ...]:
+    return (sys.modules[__name__],)
+
+
+def set_params(store: Store, since: datetime, until: datetime, as_of: datetime, sla: SlaTargets) -> None:
+    store.con.execute(f"CREATE OR REPLACE TEMP TABLE {PARAMS_TABLE} AS SELECT ?::TIMESTAMPTZ AS since, "
+                      "?::TIMESTAMPTZ AS until, ?::TIMESTAMPTZ AS as_of", [since, until, as_of])
+    store.con.execute(f"CREATE OR REPLACE TEMP TABLE {SLA_TABLE} (severity VARCHAR, acknowledge_seconds DOUBLE, "
+                      "resolve_seconds DOUBLE)")
+    for t in sla.targets:
+        store.con.execute(f"INSERT INTO {SLA_TABLE} VALUES (?, ?, ?)",  # noqa: S608 - fixed table name
+                          [t.severity, t.acknowledge_seconds, t.resolve_seconds])
+    store.con.execute(f"CREATE OR REPLACE TEMP TABLE {INCIDENTS_TABLE} AS "
+                      f"{compiled_sql(store, 'process-incidents', _incidents, _me())}")
+
+
+def rows(store: Store, name: str) -> list[dict[str, Any]]:
+    """One of the named aggregations (``overall``, ``source``, ``severity``, ``repeated``, ``backlog``, ``sla``)."""
+    build = {"overall": _overall, "source": _by_source, "severity": _by_severity, "repeated": _repeated,
+             "backlog": _backlog, "sla": _sla}[name]
+    return run_rows(store, f"process-{name}", build, _me())
+
+
+def bucket_rows(store: Store, bucket: Bucket) -> list[dict[str, Any]]:
+    return run_rows(store, f"process-bucket-{bucket}", _by_bucket(bucket), _me())
+
+
+def oldest_rows(store: Store, limit: int) -> list[dict[str, Any]]:
+    cursor = store.con.execute(compiled_sql(store, "process-oldest", _oldest, _me()))
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchmany(limit)]
+
+
+def detector_rows(store: Store, candidates: int) -> tuple[list[dict[str, Any]], int]:
+    """The candidate detectors counted exactly, and the (approximate) number of distinct detectors."""
+    cursor = store.con.execute(_DETECTOR_SQL, {"k": candidates})
+    columns = [d[0] for d in cursor.description]
+    found = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    total = store.con.execute(_DETECTOR_COUNT_SQL).fetchone()
+    return found, int(total[0]) if total and total[0] else 0
+
+
+def drop(store: Store) -> None:
+    for name in (PARAMS_TABLE, SLA_TABLE, INCIDENTS_TABLE):
+        store.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+__all__ = ["INCIDENTS_TABLE", "PARAMS_TABLE", "SLA_TABLE", "WASTED", "bucket_rows", "detector_rows", "drop",
+           "oldest_rows", "rows", "set_params"]

@@ -88,6 +88,7 @@ def _register() -> None:
         demo_cmd,
         generate_cmd,
         ingest_cmd,
+        program_cmd,
         review_cmd,
     )
 
@@ -104,6 +105,9 @@ def _register() -> None:
     cli.add_command(attribute_cmd.attribute)
     cli.add_command(attribute_cmd.clusters)
     cli.add_command(attribute_cmd.eval_group)
+    cli.add_command(program_cmd.trends)
+    cli.add_command(program_cmd.skills)
+    cli.add_command(program_cmd.process)
 
 
 _register()

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 PAGES = "incidents"
 COVERAGE = "coverage"  # DIR/coverage.html and DIR/coverage.json, rewritten by every build
 ATTRIBUTION = "attribution"  # DIR/attribution.html and DIR/attribution.json (incident clusters), likewise
+#: the program pages (DIR/<name>.html and .json, rewritten by every build) and their labels in the index
+PROGRAM = (("trends", "Trends"), ("skills", "Skill gaps"), ("process", "Process metrics"))
 #: site-level files recorded in the manifest (next to the index, not under PAGES)
 SITE_FILES = frozenset({f"{ATTRIBUTION}.html", f"{ATTRIBUTION}.json"})
 CHUNK = 250  # incidents read from the store per round of queries
@@ -94,9 +96,11 @@ def build_site(store: Store, kb: KnowledgeBase, directory: Path, *,
                   incidents=tuple(rows))
     (directory / "index.json").write_text(to_json(index) + "\n", encoding="utf-8")
     _write_coverage(store, kb, directory, rules, now)
+    links = _write_program(store, kb, directory, now)
     target = directory / "index.html"
     target.write_text(render_index_html(index, coverage_href=f"{COVERAGE}.html",
-                                        attribution_href=f"{ATTRIBUTION}.html"), encoding="utf-8")
+                                        attribution_href=f"{ATTRIBUTION}.html", program_links=links),
+                      encoding="utf-8")
     return target
 
 
@@ -110,6 +114,34 @@ def _write_coverage(store: Store, kb: KnowledgeBase, directory: Path, rules: Rul
     html = render_coverage_html(result, tactics=[(t.shortname, t.name) for t in kb.tactics],
                                 index_href="index.html")
     (directory / f"{COVERAGE}.html").write_text(html, encoding="utf-8")
+
+
+def _write_program(store: Store, kb: KnowledgeBase, directory: Path, now: datetime) -> list[tuple[str, str]]:
+    """Trends, skill gaps and process metrics over the whole stored period (weekly buckets), with JSON twins.
+
+    Returns the index links; none when the store holds no alerts.
+    """
+    from afteraction.analyze.program.period import data_extent, resolve_period
+    from afteraction.analyze.program.process import process
+    from afteraction.analyze.program.skills import skills
+    from afteraction.analyze.program.trends import trends
+    from afteraction.render.process import render_process_html
+    from afteraction.render.skills import render_skills_html
+    from afteraction.render.trends import render_trends_html
+
+    if data_extent(store)[0] is None:
+        return []
+    period = resolve_period(store, None, None, "week")
+    pages = {"trends": (trends, render_trends_html), "skills": (skills, render_skills_html),
+             "process": (process, render_process_html)}
+    links = []
+    for name, label in PROGRAM:
+        analyse, render = pages[name]
+        result = analyse(store, kb, period, now=now)
+        (directory / f"{name}.json").write_text(to_json(result) + "\n", encoding="utf-8")
+        (directory / f"{name}.html").write_text(render(result, index_href="index.html"), encoding="utf-8")
+        links.append((label, f"{name}.html"))
+    return links
 
 
 def _write_attribution(store: Store, kb: KnowledgeBase, directory: Path, rows: list[IndexRow],

@@ -82,8 +82,9 @@ def test_cli_review_formats_and_schema(tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_committed_schemas_match_the_result_types() -> None:
     from afteraction.analyze.review.model import json_schemas
+    from afteraction.analyze.review.schemas import attribution_schemas, program_schemas
 
-    for name, schema in json_schemas().items():
+    for name, schema in {**json_schemas(), **attribution_schemas(), **program_schemas()}.items():
         committed = json.loads((REPO / "docs" / "schemas" / name).read_text(encoding="utf-8"))
         hint = f"regenerate {name}: python -m afteraction.analyze.review.schemas"
         assert committed == json.loads(json.dumps(schema)), hint

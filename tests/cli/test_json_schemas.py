@@ -76,3 +76,8 @@ def test_attribution_review_and_site_clusters(isolated: Path) -> None:
     clusters = json.loads((isolated / "site" / "attribution.json").read_text(encoding="utf-8"))
     validate(clusters, "clusters.schema.json")
     validate(json.loads((isolated / "site" / "index.json").read_text(encoding="utf-8")), "index.schema.json")
+    for name in ("trends", "skills", "process"):
+        validate(json.loads((isolated / "site" / f"{name}.json").read_text(encoding="utf-8")), f"{name}.schema.json")
+        assert (isolated / "site" / f"{name}.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    index_html = (isolated / "site" / "index.html").read_text(encoding="utf-8")
+    assert 'href="trends.html"' in index_html

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from functools import cache
 from statistics import median
 from typing import Any
@@ -190,7 +191,7 @@ def render_review_html(review: Review, *, index_href: str | None = None) -> str:
 
 
 def render_index_html(index: Index, *, coverage_href: str | None = None,
-                      attribution_href: str | None = None) -> str:
+                      attribution_href: str | None = None, program_links: Sequence[tuple[str, str]] = ()) -> str:
     """The report site's index: every incident, sortable and filterable in the browser without network.
 
     ``coverage_href`` and ``attribution_href`` link the site's coverage and incident clusters pages from
@@ -225,6 +226,7 @@ def render_index_html(index: Index, *, coverage_href: str | None = None,
         "script_src": script_src,
         "coverage_href": fmt.relative_href(coverage_href),
         "attribution_href": fmt.relative_href(attribution_href),
+        "program_links": [(label, href) for label, h in program_links if (href := fmt.relative_href(h))],
     }
     return environment().get_template("index.html.j2").render(context)
 

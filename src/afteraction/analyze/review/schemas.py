@@ -1,6 +1,6 @@
 """Regenerate ``docs/schemas/review.schema.json``, ``index.schema.json``, ``coverage.schema.json``,
-``attribution.schema.json``, ``clusters.schema.json`` and ``attribution-eval.schema.json`` from the result
-types.
+``attribution.schema.json``, ``clusters.schema.json``, ``attribution-eval.schema.json``,
+``trends.schema.json``, ``skills.schema.json`` and ``process.schema.json`` from the result types.
 
     python -m afteraction.analyze.review.schemas [DIR]   # default: docs/schemas
 """
@@ -36,10 +36,18 @@ def attribution_schemas() -> dict[str, dict[str, object]]:
     return out
 
 
+def program_schemas() -> dict[str, dict[str, object]]:
+    """JSON Schemas of ``afteraction trends``, ``skills`` and ``process`` (and the site's twins)."""
+    from afteraction.analyze.program import process_model, skills_model, trends_model
+
+    return {f"{name}.schema.json": module.json_schema()
+            for name, module in (("trends", trends_model), ("skills", skills_model), ("process", process_model))}
+
+
 def main(argv: list[str]) -> None:
     """Write every schema into the directory given (default ``docs/schemas``)."""
     target = Path(argv[0] if argv else "docs/schemas")
-    for file_name, schema in {**json_schemas(), **attribution_schemas()}.items():
+    for file_name, schema in {**json_schemas(), **attribution_schemas(), **program_schemas()}.items():
         (target / file_name).write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 

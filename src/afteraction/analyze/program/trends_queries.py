@@ -1,0 +1,175 @@
+"""The trend analysis's engine side: Ibis expressions over the period's fact tables (``program.facts``) and the
+lookup tables that :mod:`afteraction.analyze.program.trends` registers. Compiled once per code version
+(``analyze.queries``); see ``docs/trends.md`` for what each computes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+
+from afteraction.analyze.program.facts import ALERTS_TABLE, INCIDENTS_TABLE, PERIOD_TABLE, TECHNIQUES_TABLE
+from afteraction.analyze.program.facts import TYPES_TABLE as TYPES_TABLE
+from afteraction.analyze.program.trends_model import DIMENSIONS
+
+PARAMS_TABLE = "aa_trends_params"
+DIMENSION_TABLE = "aa_trends_dimension_incidents"
+TACTICS_TABLE = "aa_trends_tactics"
+CLASSIFIED = ("truePositive", "falsePositive", "informationalExpectedActivity")
+
+
+def _alerts(con: Any) -> Any:
+    """The period's alerts, with the key hashes ``ak`` and ``ik`` that ``program.facts`` computed."""
+    return con.table(ALERTS_TABLE)
+
+
+def _dimension_rows(con: Any, bucket: str) -> list[Any]:
+    """One table per dimension, in DIMENSIONS order, with columns dimension, value, b (bucket start), ak (alert
+    key hash), ik (incident key hash)."""
+    a = _alerts(con)
+    base = a.mutate(b=a[bucket])
+    tech = con.table(TECHNIQUES_TABLE).select("technique_id", "ak")
+    tagged = tech.join(base, "ak")
+    tactics = con.table(TACTICS_TABLE)
+    tactic = tagged.join(tactics, tagged.technique_id == tactics.technique_id)
+    types = con.table(TYPES_TABLE)
+    typed = base.left_join(types, [base.source == types.source, base.incident_id == types.incident_id])
+
+    def part(t: Any, name: str, value: Any) -> Any:
+        return t.select(dimension=ibis.literal(name), value=value.cast("string"), b=t.b, ak=t.ak, ik=t.ik)
+
+    return [
+        part(tactic, "tactic", tactic.tactic),
+        part(tagged, "technique", tagged.technique_id),
+        part(base, "severity", base.severity),
+        part(base, "source", base.source_name),
+        part(typed, "incident_type", typed.incident_type.fill_null("unknown")),
+        part(base, "determination", base.determination.fill_null("unknown")),
+    ]
+
+
+def _per_incident(dimension: str, t: Any) -> Any:
+    """Alerts per (dimension, value, bucket, incident). For tactics an alert with two techniques of one tactic
+    is one alert."""
+    if dimension == "tactic":
+        t = t.select("dimension", "value", "b", "ik", "ak").distinct()
+    return t.group_by(["dimension", "value", "b", "ik"]).aggregate(n=t.count())
+
+
+def dimension_incidents(bucket: str) -> Any:
+    """The builder of :data:`DIMENSION_TABLE`: alerts per (dimension, value, bucket, incident), the one pass
+    over the period's rows from which both breakdowns are counted (distinct incidents by plain group-bys,
+    which engines run much faster than DISTINCT aggregates). Dimension ``""`` holds the bucket totals."""
+    def build(con: Any) -> Any:
+        a = _alerts(con)
+        total = a.select(dimension=ibis.literal(""), value=ibis.literal(""), b=a[bucket], ik=a.ik, ak=a.ak)
+        parts = [_per_incident(d, t) for d, t in zip(("", *DIMENSIONS), (total, *_dimension_rows(con, bucket)),
+                                                     strict=True)]
+        return ibis.union(*parts)
+    return build
+
+
+def by_bucket(con: Any) -> Any:
+    """Alerts and distinct incidents per (dimension, value, bucket)."""
+    t = con.table(DIMENSION_TABLE)
+    return t.group_by(["dimension", "value", "b"]).aggregate(alerts=t.n.sum(), incidents=t.count()).order_by(
+        ["dimension", "value", "b"])
+
+
+def by_period(con: Any) -> Any:
+    """Totals per (dimension, value) over the whole period (distinct incidents are not additive)."""
+    t = con.table(DIMENSION_TABLE)
+    t = t.filter(t.dimension != "")
+    per = t.group_by(["dimension", "value", "ik"]).aggregate(n=t.n.sum())
+    return per.group_by(["dimension", "value"]).aggregate(alerts=per.n.sum(), incidents=per.count()).order_by(
+        ["dimension", "value"])
+
+
+def _incident_windows(con: Any) -> Any:
+    """Per incident of the period: whether its first alert of the period is in the recent window."""
+    a = _alerts(con)
+    first = a.group_by("ik").aggregate(first=a.created.min())
+    first = first.cross_join(con.table(PARAMS_TABLE))
+    return first.select("ik", recent=first.first >= first.recent_since)
+
+
+def exposure(con: Any) -> Any:
+    w = _incident_windows(con)
+    return w.aggregate(incidents=w.count(), recent=w.recent.cast("int64").sum())
+
+
+def technique_windows(con: Any) -> Any:
+    a = _alerts(con)
+    tech = con.table(TECHNIQUES_TABLE).select("technique_id", "ak")
+    pairs = tech.join(a.select("ak", "ik"), "ak").select("technique_id", "ik").distinct()
+    w = _incident_windows(con)
+    j = pairs.join(w, "ik")
+    return j.group_by("technique_id").aggregate(incidents=j.count(), recent=j.recent.cast("int64").sum()
+                                                ).order_by("technique_id")
+
+
+def first_seen(con: Any) -> Any:
+    """Techniques whose first alert in the whole store falls in the period, with that time."""
+    alerts = con.table("alerts")
+    tech = con.table("alert_techniques")
+    t = tech.filter(tech.technique_id.notnull() & tech.status.isin(["active", "revoked", "unknown", "deprecated"]))
+    t = t.select("source", "alert_id", "technique_id").distinct()
+    j = t.join(alerts, [t.source == alerts.source, t.alert_id == alerts.id])
+    first = j.group_by("technique_id").aggregate(first_seen=j.created.min()).cross_join(con.table(PERIOD_TABLE))
+    return first.filter((first.first_seen >= first.since) & (first.first_seen < first.until)).select(
+        "technique_id", "first_seen").order_by(["first_seen", "technique_id"])
+
+
+def incident_times(con: Any) -> Any:
+    """Per incident whose first alert is in the period: time to detect, acknowledge and resolve, and its
+    classification, as in ``review.peers`` (from the period's incident table)."""
+    inc = con.table(INCIDENTS_TABLE).cross_join(con.table(PERIOD_TABLE))
+    j = inc.filter(inc.first_alert >= inc.since)
+
+    def secs(start: Any, end: Any) -> Any:
+        return (end.epoch_seconds() - start.epoch_seconds()).cast("float64")
+
+    def nonnegative(x: Any) -> Any:  # not GREATEST, which ignores NULL in DuckDB
+        return ibis.cases((x < 0, 0.0), else_=x)
+
+    return j.select(
+        first_alert=j.first_alert,
+        detect=nonnegative(secs(j.first_activity, j.first_alert)),
+        acknowledge=nonnegative(secs(j.first_alert, j.acknowledged)),
+        resolve=secs(j.first_alert, j.resolved),
+        classified=j.classification.isin(list(CLASSIFIED)).fill_null(False),
+        true_positive=(j.classification == "truePositive").fill_null(False))
+
+
+def _response_aggregate(t: Any, keys: list[Any]) -> Any:
+    metrics: dict[str, Any] = {"incidents": t.count(), "classified": t.classified.cast("int64").sum(),
+                               "true_positives": t.true_positive.cast("int64").sum()}
+    for name in ("detect", "acknowledge", "resolve"):
+        col = t[name]
+        metrics |= {f"{name}_known": col.count(), f"{name}_median": col.median(), f"{name}_p90": col.quantile(0.9)}
+    return t.group_by(keys).aggregate(**metrics) if keys else t.aggregate(**metrics)
+
+
+def response_by_bucket(bucket: str) -> Any:
+    unit = {"day": "D", "week": "W", "month": "M"}[bucket]
+
+    def build(con: Any) -> Any:
+        t = incident_times(con)
+        return _response_aggregate(t.mutate(b=t.first_alert.truncate(unit)), ["b"]).order_by("b")
+    return build
+
+
+def response_overall(con: Any) -> Any:
+    return _response_aggregate(incident_times(con), [])
+
+
+def period_techniques(con: Any) -> Any:
+    t = con.table(TECHNIQUES_TABLE)
+    return t.select("technique_id").distinct().order_by("technique_id")
+
+
+__all__ = ["CLASSIFIED", "DIMENSION_TABLE", "PARAMS_TABLE", "TACTICS_TABLE", "TYPES_TABLE", "by_bucket", "by_period",
+           "dimension_incidents", "exposure",
+           "first_seen", "incident_times", "period_techniques", "response_by_bucket", "response_overall",
+           "technique_windows"]

@@ -41,7 +41,8 @@ def test_planted_trends_are_flagged(kb: KnowledgeBase, seed: int) -> None:
     assert len(hits) / len(flagged) >= 2 / 3, flagged  # precision
     assert flagged == planted  # exact on these fixed seeds (see docs/generate.md: ~1 seed in 8 has one extra)
     c = result.changes
-    assert c.tested + c.skipped == len({x.technique for x in c.techniques}) + c.skipped
+    assert c.tested == len({x.technique for x in c.techniques})
+    assert c.skipped >= 0
     assert all(x.recent_incidents + x.baseline_incidents >= c.min_count for x in c.techniques)
     assert [x.q_value for x in c.flagged] == sorted(x.q_value for x in c.flagged)
     for x in c.flagged:

@@ -9,13 +9,14 @@ incident whose first alert came before the end of the period (backlog needs the 
 (first activity, first alert, acknowledged, resolved), severity, status, classification, and one flag per
 signal the incident-type classifier weighs; ``aa_program_incident_types`` gives each its type, classified
 once per distinct combination of flags (:func:`incident_types`). Trends, skills and process read these
-tables, so the store's wide tables are scanned once. The expressions are Ibis (compiled once per code
-version, ``analyze.queries``); the period is a one-row table, so the compiled SQL does not depend on the
-dates.
+tables, so the store's wide tables are scanned about once per period (process still reads incidents
+itself). The expressions are Ibis (compiled once per code version, ``analyze.queries``); the period is a
+one-row table, so the compiled SQL does not depend on the dates.
 
 Signals Graph does not record as fields are read from comments, case-insensitively, on the alert or its
 incident: ``reclassified`` when one says the classification changed (``classification changed``,
-``reclassif…``), ``reopened`` when one says the alert or incident was reopened (``reopen…``).
+``reclassif…``), ``reopened`` when one says the alert or incident was reopened (``reopen…``),
+``false_positive_mentioned`` when one names a false-positive verdict (``false positive``, ``falsePositive``).
 Acknowledgement is the first comment on the alert or its incident (Graph records no assignment or
 status-change times), the same rule as the review's.
 """
@@ -43,6 +44,7 @@ COMMENTS_TABLE = "aa_program_comments"
 #: lower-cased phrases that mark a comment as saying the classification changed, or the record was reopened
 RECLASSIFIED = ("classification changed", "reclassif")
 REOPENED = ("reopen",)
+FALSE_POSITIVE = ("falsepositive", "false positive", "false-positive")
 AUTOMATION_STATES = ("successfullyRemediated", "partiallyRemediated")
 _SEP = chr(31)
 
@@ -59,14 +61,16 @@ def period_comments(con: Any) -> Any:
             hit = hit | text.contains(phrase)
         return hit.any()
     return c.group_by(["source", "parent_kind", "parent_id"]).aggregate(
-        first=c.created.min(), reclassified=mentions(RECLASSIFIED), reopened=mentions(REOPENED))
+        first=c.created.min(), reclassified=mentions(RECLASSIFIED), reopened=mentions(REOPENED),
+        false_positive=mentions(FALSE_POSITIVE))
 
 
 def _comment_signals(con: Any, kind: str, key: str) -> Any:
     c = con.table(COMMENTS_TABLE)
     c = c.filter(c.parent_kind == kind)
     return c.select("source", c.parent_id.name(key), **{f"{kind}_ack": c.first, f"{kind}_reclassified":
-                                                        c.reclassified, f"{kind}_reopened": c.reopened})
+                                                        c.reclassified, f"{kind}_reopened": c.reopened,
+                                                        f"{kind}_fp": c.false_positive})
 
 
 def period_alerts(con: Any) -> Any:
@@ -95,6 +99,8 @@ def period_alerts(con: Any) -> Any:
         | (a.assigned_to.lower() == "automation").fill_null(False),
         reclassified=a.alert_reclassified.fill_null(False) | a.incident_reclassified.fill_null(False),
         reopened=a.alert_reopened.fill_null(False) | a.incident_reopened.fill_null(False),
+        # a comment names a false-positive verdict (with ``reclassified``: a false positive later reclassified)
+        false_positive_mentioned=a.alert_fp.fill_null(False) | a.incident_fp.fill_null(False),
         day=a.created.truncate("D"), week=a.created.truncate("W"), month=a.created.truncate("M"),
         # 64-bit hashes of the alert and incident keys: joins and distinct counts over integers are several
         # times faster than over strings; a collision among a million keys has a probability of about 1e-8

@@ -69,6 +69,8 @@ def resolve_period(store: Store, since: datetime | None, until: datetime | None,
     if bucket not in BUCKETS:
         raise UsageError(f"unknown bucket {bucket!r}: use one of {', '.join(BUCKETS)}")
     first, last = data_extent(store)
+    if first is None and (since is None or until is None):
+        raise UsageError("the store holds no alerts: ingest some first, or give both --since and --until")
     start = since or first
     end = until or (last + timedelta(microseconds=1) if last else None)
     if start is None or end is None:

@@ -138,11 +138,14 @@ def _sla_rows(rows: list[dict[str, Any]], sla: SlaTargets) -> list[SlaRow]:
     for t in sla.targets:
         r = by.get(t.severity, {})
         ack_n, ack_b = int(r.get("acknowledge_measured") or 0), int(r.get("acknowledge_breaches") or 0)
+        unack = int(r.get("unacknowledged_breaches") or 0)  # never acknowledged and past the target by the end
+        ack_n, ack_b = ack_n + unack, ack_b + unack
         resolved, late, open_b = (int(r.get(k) or 0) for k in ("resolved", "resolve_late", "open_breaches"))
         out.append(SlaRow(
             severity=t.severity, acknowledge_seconds=t.acknowledge_seconds, resolve_seconds=t.resolve_seconds,
             incidents=int(r.get("incidents") or 0), acknowledge_measured=ack_n, acknowledge_breaches=ack_b,
-            acknowledge_breach_share=_share(ack_b, ack_n), resolve_measured=resolved + open_b,
+            acknowledge_breach_share=_share(ack_b, ack_n), unacknowledged_breaches=unack,
+            resolve_measured=resolved + open_b,
             resolve_breaches=late + open_b, open_breaches=open_b,
             resolve_breach_share=_share(late + open_b, resolved + open_b)))
     return out

@@ -114,8 +114,9 @@ class SlaRow(msgspec.Struct, frozen=True, kw_only=True):
     acknowledge_seconds: float
     resolve_seconds: float
     incidents: int  # whose first alert is in the period
-    acknowledge_measured: int  # with a known acknowledgement before the period's end
-    acknowledge_breaches: int
+    acknowledge_measured: int  # acknowledged before the period's end, or unacknowledged past the target
+    acknowledge_breaches: int  # including the unacknowledged ones past the target
+    unacknowledged_breaches: int = 0
     acknowledge_breach_share: float | None
     resolve_measured: int  # resolved before the end, or open past the target
     resolve_breaches: int  # including the open ones past the target

@@ -123,9 +123,11 @@ def _sla(con: Any) -> Any:
     res_s = ibis.greatest(i.resolved.epoch_seconds() - i.opened.epoch_seconds(), 0)
     open_s = i.as_of.epoch_seconds() - i.opened.epoch_seconds()
     open_breach = ~res_known & (open_s > i.resolve_seconds)
+    unack_breach = ~ack_known & (open_s > i.acknowledge_seconds)
     return i.group_by("severity").aggregate(
         incidents=i.count(), acknowledge_measured=ack_known.sum(),
         acknowledge_breaches=(ack_known & (ack_s > i.acknowledge_seconds)).sum(),
+        unacknowledged_breaches=unack_breach.sum(),
         resolved=res_known.sum(), resolve_late=(res_known & (res_s > i.resolve_seconds)).sum(),
         open_breaches=open_breach.sum()).order_by("severity")
 

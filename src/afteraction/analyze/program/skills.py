@@ -60,18 +60,23 @@ def handled_alerts(con: Any) -> Any:
     # nothing about how fast that kind of alert is triaged, so it has no acknowledgement time (docs/skills.md)
     ack = ibis.ifelse(a.acknowledged >= a.created, a.acknowledged.epoch_seconds() - created, ibis.null()
                       ).cast("float64")
-    res = ibis.greatest(a.resolved.epoch_seconds() - created, 0).cast("float64")
+    # not GREATEST, which ignores NULL in DuckDB: an alert still open has no resolve time, not a zero one
+    delay = (a.resolved.epoch_seconds() - created).cast("float64")
+    res = ibis.cases((delay < 0, 0.0), else_=delay)
     j = a.mutate(ack_s=ack, res_s=res)
-    judged = j.classification.notnull()
+    # judged: resolved with a verdict. Graph's default classification of an untriaged alert is ``unknown``,
+    # so only a resolved alert's classification (or an ``unknown`` determination on it) is a judgement.
+    resolved = j.resolved.notnull() | (j.status == "resolved")
+    judged = resolved & j.classification.notnull()
     return j.select(
         source=j.source, alert_id=j.alert_id, severity=j.severity, analyst=j.assigned_to,
         ack_s=j.ack_s, res_s=j.res_s,
         judged=judged,
         reclassified=judged & j.reclassified,
-        fp_to_tp=judged & j.reclassified & (j.classification == "truePositive"),
+        fp_to_tp=judged & j.reclassified & j.false_positive_mentioned & (j.classification == "truePositive"),
         not_enough_data=judged & (j.determination == "notEnoughDataToValidate").fill_null(False),
         unknown=judged & ((j.determination == "unknown").fill_null(False)
-                          | (j.classification == "unknown").fill_null(False)),
+                          | (j.classification == "unknown").fill_null(False)),  # on resolved alerts only
         reopened=judged & j.reopened,
     )
 
@@ -98,13 +103,21 @@ def first_seen(con: Any) -> Any:
     return f.filter((f.first >= f.since) & (f.first < f.until)).select("technique_id", "first")
 
 
+#: signals that are a subset of another (a false positive confirmed true positive is a reclassification):
+#: only the larger of the two counts in the score
+NESTED = {"fp_to_tp": "reclassified"}
+
+
 def score(signals: tuple[Signal, ...] | list[Signal]) -> float:
-    """``sum(log2(effect))`` over the significant signals (effect < 1 counts 0; an undefined effect 1)."""
-    total = 0.0
+    """``sum(log2(effect))`` over the significant signals (effect < 1 counts 0; an undefined effect 1); of a
+    nested pair (:data:`NESTED`) only the larger counts."""
+    parts: dict[str, float] = {}
     for s in signals:
         if s.significant:
-            total += 1.0 if s.effect is None else max(math.log2(s.effect), 0.0) if s.effect > 0 else 0.0
-    return round(total, 6)
+            value = 1.0 if s.effect is None else max(math.log2(s.effect), 0.0) if s.effect > 0 else 0.0
+            key = NESTED.get(s.name, s.name)
+            parts[key] = max(parts.get(key, 0.0), value)
+    return round(sum(parts.values()), 6)
 
 
 def evidence(s: Signal, severity: str | None, peers: str | None = None) -> str:

@@ -147,9 +147,10 @@ def infer_type(features: TypeFeatures) -> IncidentType:
     for ev in _unique(features.evidence_types):
         if ev in _EVIDENCE:
             add(_EVIDENCE[ev], 1, f"{ev} evidence")
-    for name in _unique(features.threat_names):
-        if "ransom" in name.lower():
-            add("ransomware", 2, f"threat named '{name}'")
+    # one signal however many ransomware families are named (two names are not twice the evidence)
+    ransom = [name for name in _unique(features.threat_names) if "ransom" in name.lower()]
+    if ransom:
+        add("ransomware", 2, "threat named " + ", ".join(f"'{name}'" for name in ransom))
     # Phishing that led to a compromised account stays phishing only if the mail signals are stronger.
     ranked = sorted((k for k in TYPES if k != "other" and scores[k] >= 2), key=lambda k: -scores[k])
     if not ranked:

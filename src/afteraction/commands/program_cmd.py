@@ -77,7 +77,7 @@ def _now() -> datetime:
 @_period_options
 @click.option("--recent", default=None, metavar="DURATION",
               help="Recent window for emerging and declining techniques, e.g. 28d (default: the second half).")
-@click.option("--fdr", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.05, show_default=True,
+@click.option("--fdr", type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True), default=0.05, show_default=True,
               help="False discovery rate for the Benjamini-Hochberg procedure.")
 @click.pass_obj
 def trends(app: Any, since: datetime | None, until: datetime | None, bucket: str, fmt: str, out: str | None,
@@ -104,7 +104,7 @@ def trends(app: Any, since: datetime | None, until: datetime | None, bucket: str
               help="Also break the signals down per analyst (assignedTo); off by default, aggregated by team.")
 @click.option("--top", type=click.IntRange(1, 100), default=15, show_default=True,
               help="Skill gaps listed (and planned for training).")
-@click.option("--fdr", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.05, show_default=True,
+@click.option("--fdr", type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True), default=0.05, show_default=True,
               help="False discovery rate for the Benjamini-Hochberg procedure.")
 @click.pass_obj
 def skills(app: Any, since: datetime | None, until: datetime | None, bucket: str, fmt: str, out: str | None,

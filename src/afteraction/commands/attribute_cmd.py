@@ -9,7 +9,7 @@ import click
 
 from afteraction.commands.ingest_cmd import _db_option
 from afteraction.commands.params import UtcTime
-from afteraction.commands.review_cmd import write_text
+from afteraction.commands.review_cmd import emit
 from afteraction.errors import UsageError
 
 FORMATS = click.Choice(["html", "md", "json"])
@@ -17,17 +17,6 @@ FORMATS = click.Choice(["html", "md", "json"])
 
 def _split(values: tuple[str, ...]) -> list[str]:
     return [part.strip() for v in values for part in v.split(",") if part.strip()]
-
-
-def render_attribution(result: Any, fmt: str) -> str:
-    """An attribution result as html, md or json text."""
-    if fmt == "json":
-        from afteraction.render.json import to_json
-
-        return to_json(result) + "\n"
-    from afteraction.render import attribution as r
-
-    return r.render_attribution_html(result) if fmt == "html" else r.render_attribution_markdown(result)
 
 
 @click.command()
@@ -63,9 +52,9 @@ def attribute(app: Any, incident_ids: tuple[str, ...], techniques: tuple[str, ..
     if incident_ids:
         evidence = _merge(stored_evidence(app, db_path, kb, incident_ids, source), evidence)
     result = attributor(kb).attribute(evidence, top=top, now=_now())
-    write_text(render_attribution(result, fmt), out)
-    if out:
-        click.echo(f"wrote {out}", err=True)
+    from afteraction.render import attribution as r
+
+    emit(result, fmt, out, {"html": r.render_attribution_html, "md": r.render_attribution_markdown})
 
 
 def stored_evidence(app: Any, db_path: str | None, kb: Any, ids: tuple[str, ...], source: str) -> Any:
@@ -124,17 +113,9 @@ def clusters(app: Any, since: datetime | None, until: datetime | None, fmt: str,
     kb = app.kb()
     with app.store(read_only=True) as store:
         result = clusters_from_store(store, kb, since=since, until=until, now=_now())
-    if fmt == "json":
-        from afteraction.render.json import to_json
+    from afteraction.render import attribution as r
 
-        text = to_json(result) + "\n"
-    else:
-        from afteraction.render import attribution as r
-
-        text = r.render_clusters_html(result) if fmt == "html" else r.render_clusters_markdown(result)
-    write_text(text, out)
-    if out:
-        click.echo(f"wrote {out}", err=True)
+    emit(result, fmt, out, {"html": r.render_clusters_html, "md": r.render_clusters_markdown})
 
 
 @click.group(name="eval")
@@ -165,15 +146,7 @@ def eval_attribution(app: Any, protocol: str, fmt: str, out: str | None, diagram
     kb = app.kb()
     chosen = PROTOCOLS if protocol.lower() == "all" else (protocol.upper(),)
     report = run_evaluation(kb, chosen, progress=lambda msg: click.echo(f"running {msg}", err=True))
-    if fmt == "json":
-        from afteraction.render.json import to_json
-
-        text = to_json(report) + "\n"
-    else:
-        text = r.render_eval_html(report) if fmt == "html" else r.render_eval_markdown(report)
-    write_text(text, out)
-    if out:
-        click.echo(f"wrote {out}", err=True)
+    emit(report, fmt, out, {"html": r.render_eval_html, "md": r.render_eval_markdown})
     if diagrams:
         from pathlib import Path
 
@@ -186,4 +159,4 @@ def eval_attribution(app: Any, protocol: str, fmt: str, out: str | None, diagram
             click.echo(f"wrote {path}", err=True)
 
 
-__all__ = ["attribute", "clusters", "eval_attribution", "eval_group", "render_attribution"]
+__all__ = ["attribute", "clusters", "eval_attribution", "eval_group"]

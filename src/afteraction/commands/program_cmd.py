@@ -10,8 +10,7 @@ import click
 
 from afteraction.commands.ingest_cmd import _db_option
 from afteraction.commands.params import UtcTime
-from afteraction.commands.review_cmd import write_text
-from afteraction.errors import UsageError
+from afteraction.commands.review_cmd import emit
 
 FORMATS = click.Choice(["html", "md", "json", "csv"])
 
@@ -33,15 +32,10 @@ def _period_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def parse_duration(text: str) -> timedelta:
-    """``30d``, ``12h``, ``2w`` or ``90m`` as a timedelta."""
-    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-    value = text.strip().lower()
-    if len(value) < 2 or value[-1] not in units or not value[:-1].replace(".", "", 1).isdigit():
-        raise UsageError(f"bad duration {text!r}: use a number and a unit m, h, d or w, e.g. 28d")
-    amount = float(value[:-1])
-    if amount <= 0:
-        raise UsageError(f"bad duration {text!r}: it must be positive")
-    return timedelta(**{units[value[-1]]: amount})
+    """``28d``, ``12h``, ``2w`` or ``90min`` as a timedelta (the SLA parser's syntax)."""
+    from afteraction.analyze.program.sla import parse_duration as seconds
+
+    return timedelta(seconds=seconds(text, "--recent duration"))
 
 
 def _run(app: Any, db_path: str | None, since: datetime | None, until: datetime | None, bucket: str,
@@ -53,18 +47,6 @@ def _run(app: Any, db_path: str | None, since: datetime | None, until: datetime 
     with app.store(read_only=True) as store:
         period = resolve_period(store, since, until, bucket)  # type: ignore[arg-type]
         return analyse(store, kb, period)
-
-
-def _emit(result: Any, fmt: str, out: str | None, renderers: Any) -> None:
-    if fmt == "json":
-        from afteraction.render.json import to_json
-
-        text = to_json(result) + "\n"
-    else:
-        text = {"html": renderers[0], "md": renderers[1], "csv": renderers[2]}[fmt](result)
-    write_text(text, out)
-    if out:
-        click.echo(f"wrote {out}", err=True)
 
 
 def _now() -> datetime:
@@ -95,7 +77,7 @@ def trends(app: Any, since: datetime | None, until: datetime | None, bucket: str
     window = parse_duration(recent) if recent else None
     result = _run(app, db_path, since, until, bucket,
                   lambda store, kb, period: analyse(store, kb, period, recent=window, fdr=fdr, now=_now()))
-    _emit(result, fmt, out, (r.render_trends_html, r.render_trends_markdown, r.render_trends_csv))
+    emit(result, fmt, out, {"html": r.render_trends_html, "md": r.render_trends_markdown, "csv": r.render_trends_csv})
 
 
 @click.command()
@@ -121,7 +103,7 @@ def skills(app: Any, since: datetime | None, until: datetime | None, bucket: str
 
     result = _run(app, db_path, since, until, bucket, lambda store, kb, period: analyse(
         store, kb, period, per_analyst=per_analyst, top=top, fdr=fdr, now=_now()))
-    _emit(result, fmt, out, (r.render_skills_html, r.render_skills_markdown, r.render_skills_csv))
+    emit(result, fmt, out, {"html": r.render_skills_html, "md": r.render_skills_markdown, "csv": r.render_skills_csv})
 
 
 @click.command()
@@ -147,7 +129,8 @@ def process(app: Any, since: datetime | None, until: datetime | None, bucket: st
     targets = parse_sla(sla) if sla else None
     result = _run(app, db_path, since, until, bucket, lambda store, kb, period: analyse(
         store, kb, period, sla=targets, top=top, now=_now()))
-    _emit(result, fmt, out, (r.render_process_html, r.render_process_markdown, r.render_process_csv))
+    emit(result, fmt, out,
+         {"html": r.render_process_html, "md": r.render_process_markdown, "csv": r.render_process_csv})
 
 
 __all__ = ["parse_duration", "process", "skills", "trends"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,19 @@ def write_text(text: str, out: str | None) -> None:
     from afteraction.render.output import write_output
 
     write_output(out, text)
+
+
+def emit(result: Any, fmt: str, out: str | None, renderers: Mapping[str, Callable[[Any], str]]) -> None:
+    """Write ``result`` as JSON (``fmt == "json"``) or through ``renderers[fmt]``, to ``out`` or stdout."""
+    if fmt == "json":
+        from afteraction.render.json import to_json
+
+        text = to_json(result) + "\n"
+    else:
+        text = renderers[fmt](result)
+    write_text(text, out)
+    if out:
+        click.echo(f"wrote {out}", err=True)
 
 
 def render_review(review: Any, fmt: str) -> str:

@@ -46,6 +46,8 @@ RECLASSIFIED = ("classification changed", "reclassif")
 REOPENED = ("reopen",)
 FALSE_POSITIVE = ("falsepositive", "false positive", "false-positive")
 AUTOMATION_STATES = ("successfullyRemediated", "partiallyRemediated")
+#: technique statuses that count (``invalid`` ids are not techniques)
+COUNTED_STATUSES = ("active", "revoked", "unknown", "deprecated")
 _SEP = chr(31)
 
 
@@ -109,17 +111,32 @@ def period_alerts(con: Any) -> Any:
     )
 
 
+def counted_techniques(con: Any) -> Any:
+    """Distinct (source, alert_id, technique_id) of the store that count as techniques (not invalid ids)."""
+    tech = con.table("alert_techniques")
+    t = tech.filter(tech.technique_id.notnull() & tech.status.isin(list(COUNTED_STATUSES)))
+    return t.select("source", "alert_id", "technique_id").distinct()
+
+
 def period_techniques(con: Any) -> Any:
     """The Ibis expression of :data:`TECHNIQUES_TABLE` (reads :data:`ALERTS_TABLE`)."""
-    tech = con.table("alert_techniques")
     alerts = con.table(ALERTS_TABLE)
-    t = tech.filter(tech.technique_id.notnull() & tech.status.isin(["active", "revoked", "unknown", "deprecated"]))
-    t = t.select("source", "alert_id", "technique_id").distinct()
+    t = counted_techniques(con)
     return t.join(alerts.select("source", "alert_id", "ak"), ["source", "alert_id"]).select(
         "source", "alert_id", "technique_id", "ak")
 
 
 _FINGERPRINT = "SELECT count(*), max(last_updated), max(ingest_file_id) FROM alerts"
+
+
+def first_seen(con: Any) -> Any:
+    """Techniques whose first alert in the whole store falls in the period, with that time (``first_seen``)."""
+    alerts = con.table("alerts")
+    t = counted_techniques(con)
+    j = t.join(alerts, [t.source == alerts.source, t.alert_id == alerts.id])
+    first = j.group_by("technique_id").aggregate(first_seen=j.created.min()).cross_join(con.table(PERIOD_TABLE))
+    return first.filter((first.first_seen >= first.since) & (first.first_seen < first.until)).select(
+        "technique_id", "first_seen").order_by(["first_seen", "technique_id"])
 
 
 def _flag(prefix: str, value: str) -> str:
@@ -272,12 +289,15 @@ __all__ = [
     "ALERTS_TABLE",
     "AUTOMATION_STATES",
     "COMMENTS_TABLE",
+    "COUNTED_STATUSES",
     "INCIDENTS_TABLE",
     "PERIOD_TABLE",
     "RECLASSIFIED",
     "REOPENED",
     "TECHNIQUES_TABLE",
     "TYPES_TABLE",
+    "counted_techniques",
+    "first_seen",
     "incident_types",
     "materialise",
     "period_alerts",

@@ -20,7 +20,7 @@ import ibis
 import numpy as np
 
 from afteraction.analyze.program import skills_stats as st
-from afteraction.analyze.program.facts import ALERTS_TABLE, PERIOD_TABLE, TECHNIQUES_TABLE, materialise
+from afteraction.analyze.program.facts import ALERTS_TABLE, TECHNIQUES_TABLE, first_seen, materialise
 from afteraction.analyze.program.skills_model import (
     DELAY_SIGNALS,
     RATE_SIGNALS,
@@ -89,18 +89,6 @@ _CODES_SQL = (f"CREATE OR REPLACE TEMP TABLE {CODES_TABLE} AS SELECT technique_i
               f"FROM (SELECT DISTINCT technique_id FROM {TECHNIQUES_TABLE})")
 _PAIRS_SQL = (f"SELECT h.rowid AS idx, c.code FROM {HANDLED_TABLE} h JOIN {TECHNIQUES_TABLE} t "  # noqa: S608
               f"ON h.source = t.source AND h.alert_id = t.alert_id JOIN {CODES_TABLE} c USING (technique_id)")
-
-
-def first_seen(con: Any) -> Any:
-    """Techniques whose first alert in the whole store falls in the period, with that time."""
-    alerts = con.table("alerts")
-    tech = con.table("alert_techniques")
-    t = tech.filter(tech.technique_id.notnull() & tech.status.isin(["active", "revoked", "unknown", "deprecated"]))
-    j = t.join(alerts, [t.source == alerts.source, t.alert_id == alerts.id])
-    first = j.group_by(j.technique_id).aggregate(first=j.created.min())
-    p = con.table(PERIOD_TABLE)
-    f = first.cross_join(p)
-    return f.filter((f.first >= f.since) & (f.first < f.until)).select("technique_id", "first")
 
 
 #: signals that are a subset of another (a false positive confirmed true positive is a reclassification):
@@ -277,7 +265,7 @@ def _never_handled(store: Store, kb: KnowledgeBase, me: tuple[Any, ...]) -> list
     out = []
     for r in run_rows(store, "skills-first-seen", first_seen, me):
         name, url, tactics = _tech_info(kb, r["technique_id"])
-        out.append(NewTechnique(id=r["technique_id"], name=name, url=url, tactics=tactics, first_seen=r["first"],
+        out.append(NewTechnique(id=r["technique_id"], name=name, url=url, tactics=tactics, first_seen=r["first_seen"],
                                 alerts=int(period_alerts.get(r["technique_id"], 0))))
     return out
 
@@ -338,5 +326,5 @@ def _per_analyst(data: Alerts, t_keys: list[Any], tech_codes: np.ndarray, alert_
     return sorted(entries, key=lambda e: (not e.gap, -e.score, e.key))
 
 
-__all__ = ["ATOMIC_URL", "HANDLED_TABLE", "MIN_ALERTS", "evidence", "first_seen", "handled_alerts",
+__all__ = ["ATOMIC_URL", "HANDLED_TABLE", "MIN_ALERTS", "evidence", "handled_alerts",
            "score", "skills"]

@@ -44,14 +44,14 @@ DEFAULT_TARGETS = SlaTargets(targets=(
 ))
 
 
-def parse_duration(text: str) -> float:
-    """``90s``, ``15min``, ``4h``, ``3d``, ``1w`` -> seconds (positive); UsageError otherwise."""
+def parse_duration(text: str, what: str = "SLA duration") -> float:
+    """``90s``, ``15min``, ``4h``, ``3d``, ``1w`` -> seconds (positive); UsageError naming ``what`` otherwise."""
     match = _DURATION.match(text.lower())
     if not match or match.group(2) not in _UNITS:
-        raise UsageError(f"bad SLA duration {text!r}: use a number and a unit (s, min, h, d, w), e.g. 4h or 3d")
+        raise UsageError(f"bad {what} {text!r}: use a number and a unit (s, min, h, d, w), e.g. 4h or 3d")
     seconds = float(match.group(1)) * _UNITS[match.group(2)]
     if seconds <= 0:
-        raise UsageError(f"bad SLA duration {text!r}: it must be positive")
+        raise UsageError(f"bad {what} {text!r}: it must be positive")
     return seconds
 
 

@@ -11,6 +11,7 @@ import ibis
 
 from afteraction.analyze.program.facts import ALERTS_TABLE, INCIDENTS_TABLE, PERIOD_TABLE, TECHNIQUES_TABLE
 from afteraction.analyze.program.facts import TYPES_TABLE as TYPES_TABLE
+from afteraction.analyze.program.facts import first_seen as first_seen
 from afteraction.analyze.program.trends_model import DIMENSIONS
 
 PARAMS_TABLE = "aa_trends_params"
@@ -107,18 +108,6 @@ def technique_windows(con: Any) -> Any:
     j = pairs.join(w, "ik")
     return j.group_by("technique_id").aggregate(incidents=j.count(), recent=j.recent.cast("int64").sum()
                                                 ).order_by("technique_id")
-
-
-def first_seen(con: Any) -> Any:
-    """Techniques whose first alert in the whole store falls in the period, with that time."""
-    alerts = con.table("alerts")
-    tech = con.table("alert_techniques")
-    t = tech.filter(tech.technique_id.notnull() & tech.status.isin(["active", "revoked", "unknown", "deprecated"]))
-    t = t.select("source", "alert_id", "technique_id").distinct()
-    j = t.join(alerts, [t.source == alerts.source, t.alert_id == alerts.id])
-    first = j.group_by("technique_id").aggregate(first_seen=j.created.min()).cross_join(con.table(PERIOD_TABLE))
-    return first.filter((first.first_seen >= first.since) & (first.first_seen < first.until)).select(
-        "technique_id", "first_seen").order_by(["first_seen", "technique_id"])
 
 
 def incident_times(con: Any) -> Any:

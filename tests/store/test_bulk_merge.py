@@ -148,4 +148,5 @@ def test_version_1_store_loses_child_keys_and_keeps_rows(tmp_path: Path) -> None
             ("source",), ("alert_id",), ("seq",)]
         result = ingest(store, [make_incident("1")])
         assert result.counts.alerts["new"] == 2
-    assert set(keys) == {"incidents", "alerts", "store_meta", "ingest_runs", "ingest_files", "annotations"}
+    assert set(keys) == {"incidents", "alerts", "store_meta", "ingest_runs", "ingest_files", "annotations",
+                         "action_items"}

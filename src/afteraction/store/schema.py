@@ -9,6 +9,10 @@ of storing them and no query looks rows up by it (schema version 2).
 ``annotations`` (schema version 3) holds what analysts record about an incident, such as techniques
 found during the investigation that raised no alert. It is user data: ingest never writes or deletes it.
 A read-only open never migrates, so readers of an older store must expect it to be missing.
+
+``action_items`` (schema version 4) holds tracked follow-ups: the review's suggested items adopted by a
+user and the ones users add (``afteraction actions``). It is user data too, keyed by an id drawn from
+the ``action_item_ids`` sequence; ``suggestion_key`` makes adopting a review's suggestions idempotent.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import duckdb
 
 from afteraction.errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _EVIDENCE_TEXT_COLUMNS = (
     "key", "name", "verdict", "remediation_status", "remediation_details",
@@ -102,6 +106,16 @@ CREATE TABLE IF NOT EXISTS annotations (
     PRIMARY KEY (source, incident_id, technique_id, kind)
 )"""
 
+_ACTION_ITEM_DDL = """
+CREATE SEQUENCE IF NOT EXISTS action_item_ids START 1;
+CREATE TABLE IF NOT EXISTS action_items (
+    id BIGINT PRIMARY KEY, source VARCHAR, incident_id VARCHAR, what VARCHAR NOT NULL, why VARCHAR,
+    owner VARCHAR, due DATE, status VARCHAR NOT NULL, priority VARCHAR NOT NULL, links VARCHAR[] NOT NULL,
+    origin VARCHAR NOT NULL, suggestion_key VARCHAR UNIQUE, created TIMESTAMPTZ, updated TIMESTAMPTZ,
+    closed TIMESTAMPTZ, note VARCHAR
+);
+"""
+
 _META_DDL = "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
 
 def _without_key(table: str, ddl: str) -> tuple[str, ...]:
@@ -118,10 +132,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: (*_without_key("alert_techniques", _TECHNIQUE_DDL), *_without_key("comments", _COMMENT_DDL),
         *_without_key("evidence", _EVIDENCE_DDL)),
     3: (_ANNOTATION_DDL,),
+    4: (_ACTION_ITEM_DDL,),
 }
 
 DATA_TABLES = ("incidents", "alerts", "alert_techniques", "comments", "evidence")
-USER_TABLES = ("annotations",)  # written by analysts, never by ingest
+USER_TABLES = ("annotations", "action_items")  # written by analysts, never by ingest
 AUDIT_TABLES = ("ingest_runs", "ingest_files", "rejected_records")
 
 

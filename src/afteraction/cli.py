@@ -81,6 +81,7 @@ def main() -> None:
 
 def _register() -> None:
     from afteraction.commands import (
+        actions_cmd,
         annotate_cmd,
         attack_cmd,
         attribute_cmd,
@@ -88,6 +89,7 @@ def _register() -> None:
         demo_cmd,
         generate_cmd,
         ingest_cmd,
+        playbook_cmd,
         program_cmd,
         review_cmd,
     )
@@ -100,6 +102,7 @@ def _register() -> None:
     cli.add_command(review_cmd.report)
     cli.add_command(annotate_cmd.annotate)
     cli.add_command(annotate_cmd.annotations)
+    cli.add_command(actions_cmd.actions)
     cli.add_command(demo_cmd.demo)
     cli.add_command(coverage_cmd.coverage)
     cli.add_command(attribute_cmd.attribute)
@@ -108,6 +111,8 @@ def _register() -> None:
     cli.add_command(program_cmd.trends)
     cli.add_command(program_cmd.skills)
     cli.add_command(program_cmd.process)
+    cli.add_command(playbook_cmd.playbook)
+    cli.add_command(playbook_cmd.check_playbook)
 
 
 _register()

@@ -1,6 +1,8 @@
-"""The static report site: an index of stored incidents, one review page (with a JSON twin) each, the
-ATT&CK coverage page (``coverage.html`` + ``coverage.json``) and the incident clusters page with their
-attribution shortlists (``attribution.html`` + ``attribution.json``).
+"""The static report site: an index of stored incidents; one review page (with a JSON twin) each, next to
+the incident's remediation playbook (runbook page, CACAO 2.0 JSON, Logic Apps ARM template); the ATT&CK
+coverage page (``coverage.html`` + ``coverage.json``); the incident clusters page with their attribution
+shortlists (``attribution.html`` + ``attribution.json``); the trends, skill-gap and process pages; and the
+tracked action items (``actions.html`` + ``actions.json``, overdue ones flagged).
 
 Runs the analyses and hands their typed results to the renderers; writes nothing but files under the
 chosen directory, so the site opens from disk with no network.
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from afteraction.analyze.review import Index, IndexRow, PeerIndex, ReviewContext, incident_facts, review
-from afteraction.analyze.review.model import REVIEW_SCHEMA_VERSION
+from afteraction.analyze.review.model import REVIEW_SCHEMA_VERSION, Review
 from afteraction.analyze.review.peers import IncidentFacts
 from afteraction.model import Incident
 from afteraction.render.json import to_json
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 PAGES = "incidents"
 COVERAGE = "coverage"  # DIR/coverage.html and DIR/coverage.json, rewritten by every build
 ATTRIBUTION = "attribution"  # DIR/attribution.html and DIR/attribution.json (incident clusters), likewise
+ACTIONS = "actions"  # DIR/actions.html and DIR/actions.json (tracked action items), likewise
 #: the program pages (DIR/<name>.html and .json, rewritten by every build) and their labels in the index
 PROGRAM = (("trends", "Trends"), ("skills", "Skill gaps"), ("process", "Process metrics"))
 #: site-level files recorded in the manifest (next to the index, not under PAGES)
@@ -51,8 +54,10 @@ def page_name(source: str, incident_id: str) -> str:
 def build_site(store: Store, kb: KnowledgeBase, directory: Path, *,
                on_page: Callable[[int, int], None] | None = None, now: datetime | None = None,
                rules: RuleInventory | None = None) -> Path:
-    """Write ``index.html`` (+ ``index.json``), ``incidents/<page>.html|.json``, ``coverage.html|.json`` and
-    ``attribution.html|.json`` (clusters of related incidents, each with its group shortlist).
+    """Write ``index.html`` (+ ``index.json``), ``incidents/<page>.html|.json`` with the incident's playbook
+    (``<page>.runbook.html``, ``<page>.cacao.json``, ``<page>.logicapp.json``), ``coverage.html|.json``,
+    ``attribution.html|.json`` (clusters of related incidents, each with its group shortlist), the program
+    pages and ``actions.html|.json``.
 
     The coverage page covers every stored incident, against the rule inventory ``rules`` when given.
     Returns the index path.
@@ -83,10 +88,12 @@ def build_site(store: Store, kb: KnowledgeBase, directory: Path, *,
                 continue
             result = review(incident, context)
             name = page_name(fact.source, fact.id)
-            (pages / f"{name}.html").write_text(render_review_html(result, index_href="../index.html"),
-                                                encoding="utf-8")
+            playbook_links = _write_playbook(result, kb, pages, name)
+            (pages / f"{name}.html").write_text(
+                render_review_html(result, index_href="../index.html", playbook_links=playbook_links),
+                encoding="utf-8")
             (pages / f"{name}.json").write_text(to_json(result) + "\n", encoding="utf-8")
-            written.update((f"{name}.html", f"{name}.json"))
+            written.update((f"{name}.html", f"{name}.json", *(href for _, href in playbook_links)))
             rows.append(_row(fact, f"{PAGES}/{name}.html"))
             if on_page is not None:
                 on_page(done, len(facts))
@@ -96,12 +103,37 @@ def build_site(store: Store, kb: KnowledgeBase, directory: Path, *,
                   incidents=tuple(rows))
     (directory / "index.json").write_text(to_json(index) + "\n", encoding="utf-8")
     _write_coverage(store, kb, directory, rules, now)
-    links = _write_program(store, kb, directory, now)
+    links = [*_write_program(store, kb, directory, now), _write_actions(store, directory, rows, now)]
     target = directory / "index.html"
     target.write_text(render_index_html(index, coverage_href=f"{COVERAGE}.html",
                                         attribution_href=f"{ATTRIBUTION}.html", program_links=links),
                       encoding="utf-8")
     return target
+
+
+def _write_playbook(result: Review, kb: KnowledgeBase, pages: Path, name: str) -> list[tuple[str, str]]:
+    """The incident's remediation playbook: runbook page, CACAO 2.0 JSON and the Logic Apps ARM template.
+
+    Returns (label, file name) pairs, relative to the incident's review page.
+    """
+    import json
+
+    from afteraction.playbooks.derive import plan_for_review
+    from afteraction.playbooks.export import checked_cacao
+    from afteraction.playbooks.logicapp import arm_template
+    from afteraction.render.playbook import render_runbook_html
+
+    plan = plan_for_review(result, kb)
+    files = {"runbook": f"{name}.runbook.html", "cacao": f"{name}.cacao.json", "logicapp": f"{name}.logicapp.json"}
+    (pages / files["cacao"]).write_text(json.dumps(checked_cacao(plan), indent=2, ensure_ascii=False) + "\n",
+                                        encoding="utf-8")
+    (pages / files["logicapp"]).write_text(json.dumps(arm_template(plan), indent=2, ensure_ascii=False) + "\n",
+                                           encoding="utf-8")
+    html = render_runbook_html(plan, links={"review": f"{name}.html", "cacao": files["cacao"],
+                                            "logicapp": files["logicapp"]})
+    (pages / files["runbook"]).write_text(html, encoding="utf-8")
+    return [("runbook", files["runbook"]), ("CACAO 2.0", files["cacao"]),
+            ("Logic Apps (ARM)", files["logicapp"])]
 
 
 def _write_coverage(store: Store, kb: KnowledgeBase, directory: Path, rules: RuleInventory | None,
@@ -144,6 +176,21 @@ def _write_program(store: Store, kb: KnowledgeBase, directory: Path, now: dateti
     return links
 
 
+def _write_actions(store: Store, directory: Path, rows: list[IndexRow], now: datetime) -> tuple[str, str]:
+    """Every tracked action item (open ones first, overdue flagged) with its JSON twin; returns the index link."""
+    from afteraction.render.actions import render_actions_html, render_json
+    from afteraction.store.actions import is_overdue, list_items
+
+    today = now.date()
+    found = list_items(store, status="all", today=today)
+    (directory / f"{ACTIONS}.json").write_text(render_json(found, today), encoding="utf-8")
+    pages = {(row.source, row.id): row.page for row in rows}
+    (directory / f"{ACTIONS}.html").write_text(
+        render_actions_html(found, today, generated=now, index_href="index.html", pages=pages), encoding="utf-8")
+    overdue = sum(is_overdue(item, today) for item in found)
+    return (f"Action items ({overdue} overdue)" if overdue else "Action items"), f"{ACTIONS}.html"
+
+
 def _write_attribution(store: Store, kb: KnowledgeBase, directory: Path, rows: list[IndexRow],
                        now: datetime) -> set[str]:
     """The clusters page and its JSON twin; returns the file names written (for the manifest)."""
@@ -182,4 +229,4 @@ def _remove_stale(directory: Path, written: set[str]) -> None:
     manifest.write_bytes(msgspec.json.encode(sorted(written)))
 
 
-__all__ = ["ATTRIBUTION", "COVERAGE", "MANIFEST", "PAGES", "build_site", "page_name"]
+__all__ = ["ACTIONS", "ATTRIBUTION", "COVERAGE", "MANIFEST", "PAGES", "build_site", "page_name"]

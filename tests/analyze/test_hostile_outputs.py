@@ -39,13 +39,16 @@ def test_site_pages_carry_no_markup_or_links_from_the_data(hostile: tuple[Path, 
     index = (site / "index.html").read_text(encoding="utf-8")
     assert_safe(index, scripts=1)  # afteraction's own sort-and-filter script only
     pages = sorted((site / "incidents").glob("*.html"))
-    assert len(pages) == 30
+    assert len(pages) == 60  # a review page and a runbook per incident
+    assert len([p for p in pages if p.name.endswith(".runbook.html")]) == 30
     for page in pages:
         assert_safe(page.read_text(encoding="utf-8"), scripts=0)
-    hostile_pages = [p for p in pages if p.name.split("-")[0] in planted]
+    hostile_pages = [p for p in pages if p.name.split("-")[0] in planted and not p.name.endswith(".runbook.html")]
     assert hostile_pages
     text = hostile_pages[0].read_text(encoding="utf-8")
     assert "&lt;script&gt;" in text  # shown as text, not run
+    runbook = hostile_pages[0].with_name(hostile_pages[0].name.replace(".html", ".runbook.html"))
+    assert SCRIPT not in runbook.read_text(encoding="utf-8")
 
 
 def test_markdown_json_and_terminal_outputs(hostile: tuple[Path, Path, list[str]], kb: KnowledgeBase,

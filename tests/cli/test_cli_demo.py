@@ -40,7 +40,11 @@ def test_report_removes_only_its_own_stale_pages(isolated: Path) -> None:
     index = json.loads((out / "site" / "index.json").read_text(encoding="utf-8"))
     assert len(index["incidents"]) == 5
     # The pages of the three incidents no longer stored are gone; exactly the indexed pages remain.
-    assert {f"incidents/{p.name}" for p in pages.glob("*.html")} == {r["page"] for r in index["incidents"]}
+    reviews = {f"incidents/{p.name}" for p in pages.glob("*.html") if not p.name.endswith(".runbook.html")}
+    assert reviews == {r["page"] for r in index["incidents"]}
+    runbooks = {f"incidents/{p.name}" for p in pages.glob("*.runbook.html")}
+    assert runbooks == {r["page"].replace(".html", ".runbook.html") for r in index["incidents"]}
+    assert len(list(pages.glob("*.cacao.json"))) == len(list(pages.glob("*.logicapp.json"))) == 5
     assert (out / "sample" / "truth.json").is_file()
     assert not (isolated / "store.duckdb").exists()  # the default (global --db) store is untouched
 

@@ -162,8 +162,12 @@ _TOC = (("summary", "Summary"), ("metrics", "Metrics"), ("timeline", "Timeline")
         ("lessons", "Lessons learned"), ("actions", "Action items"))
 
 
-def render_review_html(review: Review, *, index_href: str | None = None) -> str:
-    """The review of one incident as one self-contained, printable HTML page (no script)."""
+def render_review_html(review: Review, *, index_href: str | None = None,
+                       playbook_links: Sequence[tuple[str, str]] = ()) -> str:
+    """The review of one incident as one self-contained, printable HTML page (no script).
+
+    ``playbook_links`` are (label, relative href) pairs to the incident's remediation playbook files.
+    """
     m = review.metrics
     total = sum(review.detection.sources.values()) or 1
     sources = [(name, n, round(100 * n / total, 1))
@@ -175,6 +179,7 @@ def render_review_html(review: Review, *, index_href: str | None = None) -> str:
         "attack_version": review.header.attack_version,
         "script_src": "'none'",
         "index_href": fmt.relative_href(index_href),
+        "playbook_links": [(label, safe) for label, href in playbook_links if (safe := fmt.relative_href(href))],
         "portal_links": [link for link in review.header.links if fmt.http_url(link.url)],
         "toc": toc,
         "cards": _cards(review),

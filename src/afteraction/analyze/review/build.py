@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from afteraction.analyze.attribution.build import attributor
 from afteraction.analyze.attribution.evidence import from_incidents
@@ -13,7 +13,7 @@ from afteraction.analyze.review.chain import safe_url
 from afteraction.analyze.review.entities import detection, entities
 from afteraction.analyze.review.guidance import lessons
 from afteraction.analyze.review.incident_type import features_of, infer_type
-from afteraction.analyze.review.model import REVIEW_SCHEMA_VERSION, Header, Link, Metrics, Review
+from afteraction.analyze.review.model import REVIEW_SCHEMA_VERSION, Header, Link, Metrics, Review, TrackedItem
 from afteraction.analyze.review.peers import PeerIndex, nonnegative, seconds
 from afteraction.analyze.review.recommend import action_items, recommendations
 from afteraction.analyze.review.summary import summarize
@@ -39,6 +39,7 @@ class ReviewContext:
         self._profiles: chain_mod.GroupProfiles | None = None
         self._peers = peers
         self._undetected: dict[tuple[str, str], tuple[str, ...]] | None = None
+        self._items: dict[tuple[str, str], list[Any]] | None = None
 
     @property
     def profiles(self) -> chain_mod.GroupProfiles:
@@ -58,6 +59,39 @@ class ReviewContext:
                 found.setdefault((a.source, a.incident_id), []).append(a.technique_id)
             self._undetected = {k: tuple(sorted(v)) for k, v in found.items()}
         return self._undetected.get((source, incident_id), ())
+
+    def known_items(self, source: str, incident_id: str, techniques: list[str],
+                    links: list[str]) -> tuple[TrackedItem, ...]:
+        """Open action items of other incidents (or of the program) about these techniques or links."""
+        if self.store is None:
+            return ()
+        from afteraction.store.actions import open_items_for, review_link
+
+        found = open_items_for(self.store, techniques=techniques, links=links, exclude_incident=(source, incident_id))
+        mine = {review_link(x) for x in links} | set(techniques) | {t.split(".")[0] for t in techniques}
+        return tuple(self._tracked(item, tuple(x for x in item.links if x in mine or x.split(".")[0] in mine))
+                     for item in found)
+
+    def tracked_items(self, source: str, incident_id: str) -> tuple[TrackedItem, ...]:
+        """The incident's own tracked action items, any status (all items are read once per context)."""
+        if self.store is None:
+            return ()
+        if self._items is None:
+            from afteraction.store.actions import list_items
+
+            self._items = {}
+            for item in list_items(self.store, status="all", today=self.now.date()):
+                if item.incident_id is not None:
+                    self._items.setdefault((item.source or "", item.incident_id), []).append(item)
+        return tuple(self._tracked(item) for item in self._items.get((source, incident_id), ()))
+
+    def _tracked(self, item: Any, matched: tuple[str, ...] = ()) -> TrackedItem:
+        from afteraction.store.actions import is_overdue
+
+        return TrackedItem(
+            id=item.id, what=item.what, status=item.status, priority=item.priority, owner=item.owner, due=item.due,
+            overdue=is_overdue(item, self.now.date()), source=item.source, incident_id=item.incident_id,
+            matched=matched)
 
     @property
     def peers(self) -> PeerIndex | None:
@@ -103,15 +137,17 @@ def review(incident: Incident, context: ReviewContext) -> Review:
         notes.append(f"{len(the_chain.unmapped_alerts)} alert(s) carry no technique or tactic known to ATT&CK "
                      f"{kb.version} and are not placed in the chain")
     recs = recommendations(kb, technique_ids, the_chain, kind)
+    items = action_items(kb, status=header.status, kind=kind, metrics=metrics, chain=the_chain, entities=ents,
+                         detection=det, recs=recs, unknown_techniques=unknown)
     return Review(
         schema_version=REVIEW_SCHEMA_VERSION, generated=context.now, header=header, incident_type=kind,
         summary=summarize(header, kind, metrics, the_chain, ents, det), metrics=metrics,
         timeline=chain_mod.timeline(kb, incident), chain=the_chain, entities=ents, detection=det,
         recommendations=recs, lessons=lessons(),
-        action_items=action_items(kb, status=header.status, kind=kind, metrics=metrics, chain=the_chain,
-                                  entities=ents, detection=det, recs=recs, unknown_techniques=unknown),
-        notes=tuple(notes),
-        attribution=_attribution(incident, context),
+        action_items=items, notes=tuple(notes), attribution=_attribution(incident, context),
+        known_items=context.known_items(incident.source, incident.id, technique_ids,
+                                        sorted({link for item in items for link in item.links})),
+        tracked_items=context.tracked_items(incident.source, incident.id),
     )
 
 

@@ -7,7 +7,7 @@ Strings that came from alerts are kept verbatim: escaping is the renderers' job.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import msgspec
 
@@ -223,6 +223,22 @@ class ActionItem(Struct):
     priority: str = "medium"  # high | medium | low
 
 
+class TrackedItem(Struct):
+    """An action item tracked with ``afteraction actions``: one of this incident's, or one still open from
+    elsewhere about a technique or gap this incident shows again (``matched`` says what they share)."""
+
+    id: int
+    what: str
+    status: str  # open | in_progress | done | wont_do
+    priority: str
+    owner: str | None = None
+    due: date | None = None
+    overdue: bool = False
+    source: str | None = None  # the incident the item came from; None for program-level items
+    incident_id: str | None = None
+    matched: tuple[str, ...] = ()  # the item's links this incident shows: techniques, mitigations, entities...
+
+
 class Question(Struct):
     number: int
     text: str
@@ -245,7 +261,11 @@ class Review(Struct):
     recommendations: Recommendations
     lessons: tuple[Question, ...]
     action_items: tuple[ActionItem, ...]
-    notes: tuple[str, ...] = ()  # what the data could not tell (missing times, unknown techniques...)
+    notes: tuple[str, ...] = ()
+    #: open action items from earlier reviews about what this incident shows again ("this was already known")
+    known_items: tuple[TrackedItem, ...] = ()
+    #: this incident's own tracked action items (adopted suggestions and the ones users added), any status
+    tracked_items: tuple[TrackedItem, ...] = ()  # what the data could not tell (missing times, unknown techniques...)
     #: ranked ATT&CK groups, campaigns and software the incident is most consistent with (a shortlist, not a finding)
     attribution: Attribution | None = None
 

@@ -109,3 +109,17 @@ def test_check_playbook_against_the_official_schemas(isolated: Path) -> None:
     run("playbook", "--type", "business_email_compromise", "--automation", "--schemas", str(SCHEMAS),
         "--out", str(out))
     assert "and the OASIS schemas" in run("check-playbook", str(out), "--schemas", str(SCHEMAS)).output
+
+
+def test_power_automate_package_needs_a_file(isolated: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import zipfile
+
+    assert exit_code(["playbook", "--type", "phishing", "--format", "powerautomate"], monkeypatch) == 2
+    assert "give --out FILE.zip" in capsys.readouterr().err
+    out = isolated / "flow.zip"
+    run("playbook", "--type", "phishing", "--format", "powerautomate", "--out", str(out))
+    with zipfile.ZipFile(out) as package:
+        names = package.namelist()
+    assert "manifest.json" in names
+    assert any(n.endswith("/definition.json") for n in names)

@@ -24,10 +24,11 @@ _SCHEMAS_HELP = ("Directory of the official OASIS CACAO 2.0 JSON schemas (oasis-
 @click.option("--type", "incident_type", metavar="TYPE",
               help="Incident-type template: phishing, identity_compromise, ransomware, "
                    "business_email_compromise (also malware); alone, or with --techniques.")
-@click.option("--format", "fmt", type=click.Choice(["cacao", "logicapp", "md", "html"]), default="cacao",
-              show_default=True,
+@click.option("--format", "fmt", type=click.Choice(["cacao", "logicapp", "powerautomate", "md", "html"]),
+              default="cacao", show_default=True,
               help="cacao: OASIS CACAO 2.0 JSON; logicapp: ARM template with the Logic Apps workflow (a "
-                   "Sentinel playbook); md/html: the runbook for people.")
+                   "Sentinel playbook); powerautomate: Power Automate import package (zip; needs --out); "
+                   "md/html: the runbook for people.")
 @click.option("--automation/--manual", default=False, show_default=True,
               help="CACAO only: typed http-api commands (Microsoft Graph, Defender for Endpoint) for the steps "
                    "that have them, instead of manual commands everywhere.")
@@ -51,6 +52,8 @@ def playbook(app: Any, incident_id: str | None, source: str, techniques: tuple[s
     techs = [part.strip() for v in techniques for part in v.split(",") if part.strip()]
     if sum(bool(x) for x in (incident_id, techs or incident_type)) != 1:
         raise UsageError("give either INCIDENT_ID, or --techniques and/or --type")
+    if fmt == "powerautomate" and out in (None, "-"):
+        raise UsageError("--format powerautomate writes a zip file: give --out FILE.zip")
     kb = app.kb()
     if incident_id:
         from afteraction.analyze.review import review_incident
@@ -63,7 +66,14 @@ def playbook(app: Any, incident_id: str | None, source: str, techniques: tuple[s
     else:
         assert incident_type is not None
         plan = plan_for_type(incident_type, kb)
-    write_text(playbook_text(plan, fmt, automation=automation, schemas=schemas), out)
+    if fmt == "powerautomate":
+        from afteraction.playbooks.logicapp import power_automate_package
+        from afteraction.render.output import write_output
+
+        assert out is not None
+        write_output(out, power_automate_package(plan))
+    else:
+        write_text(playbook_text(plan, fmt, automation=automation, schemas=schemas), out)
     if out:
         click.echo(f"wrote {out}", err=True)
 

@@ -98,3 +98,23 @@ def test_the_incidents_own_items_are_tracked_with_their_status(store: Store, kb:
     md = render_review_markdown(again)
     assert f"- [x] **#{adopted[0].id}**" in md
     assert f"- [ ] **#{mine.id}**" in md
+
+
+def test_items_about_their_own_incident_are_never_already_known(store: Store, kb: KnowledgeBase) -> None:
+    from afteraction.store.actions import adopt_suggestions, update_item
+
+    first = _review(store, kb, "51007")
+    hunts = [a for a in first.action_items if a.what.startswith("Hunt for")]
+    assert hunts
+    assert {a.scope for a in hunts} == {"incident"}
+    adopted = adopt_suggestions(store, "defender", "51007", first.action_items, kb=kb)
+    assert {a.scope for a in adopted if a.what.startswith("Hunt for")} == {"incident"}
+    general = add_item(store, what="Block PowerShell for users", links=["T1059.001"], kb=kb)
+    scoped = add_item(store, what="Only about 51007", links=["T1059.001"], source="defender", incident_id="51007",
+                      scope="incident", kb=kb)
+    known = {k.id for k in _review(store, kb, "51112").known_items}
+    assert general.id in known
+    assert scoped.id not in known
+    assert not known & {a.id for a in adopted if a.scope == "incident"}
+    update_item(store, scoped.id, scope="general")
+    assert scoped.id in {k.id for k in _review(store, kb, "51112").known_items}

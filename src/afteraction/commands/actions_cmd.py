@@ -97,19 +97,24 @@ def list_cmd(app: Any, status: str, owner: str | None, incident: str | None, tec
               help="T1059.001, M1032, TA0001, control:TEXT, step:KEY or entity:TYPE:KEY; repeat or separate "
                    "with commas.")
 @click.option("--incident", default=None, metavar="ID", help="The incident it comes from (ID or source:ID).")
+@click.option("--scope", type=click.Choice(["general", "incident"]), default="general", show_default=True,
+              help="general: other incidents showing the same technique or gap list it as already known; "
+                   "incident: only about its own incident.")
 @click.option("--from-review", "from_review", default=None, metavar="INCIDENT_ID",
               help="Adopt the suggested action items of this incident's review (ID or source:ID); idempotent.")
 @_db_option
 @click.pass_obj
 def add(app: Any, what: str | None, why: str | None, owner: str | None, due: str | None, priority: str,
-        links: tuple[str, ...], incident: str | None, from_review: str | None, db_path: str | None) -> None:
+        links: tuple[str, ...], incident: str | None, scope: str, from_review: str | None,
+        db_path: str | None) -> None:
     """Add an action item, or adopt the items a review suggests for an incident."""
     from afteraction.store.actions import add_item, parse_due, resolve_incident
 
     app.db = db_path or app.db
     if from_review is not None:
         extra = [name for name, value in (("--what", what), ("--why", why), ("--owner", owner), ("--due", due),
-                                          ("--link", links), ("--incident", incident)) if value]
+                                          ("--link", links), ("--incident", incident),
+                                          ("--scope", scope != "general")) if value]
         if extra:
             raise UsageError(f"--from-review adopts the review's items as they are; drop {', '.join(extra)} "
                              "(change items afterwards with 'afteraction actions update')")
@@ -122,7 +127,7 @@ def add(app: Any, what: str | None, why: str | None, owner: str | None, due: str
     with app.store() as store:
         source, incident_id = resolve_incident(store, incident) if incident else (None, None)
         item = add_item(store, what=what, why=why, owner=owner, due=due, priority=priority, links=checked,
-                        source=source, incident_id=incident_id)
+                        source=source, incident_id=incident_id, scope=scope)
     click.echo(f"added {_line(item)}")
 
 
@@ -153,24 +158,27 @@ def _adopt(app: Any, text: str) -> None:
               help="New status; open or in_progress reopens a closed item.")
 @click.option("--link", "links", multiple=True, metavar="LINK", help="Add a link (as for 'actions add').")
 @click.option("--note", default=None, metavar="TEXT", help="Note ('' clears it).")
+@click.option("--scope", type=click.Choice(["general", "incident"]), default=None,
+              help="general: other incidents showing the same technique or gap list it as already known; "
+                   "incident: only about its own incident.")
 @_db_option
 @click.pass_obj
 def update(app: Any, item_id: str, what: str | None, why: str | None, owner: str | None, due: str | None,
-           priority: str | None, status: str | None, links: tuple[str, ...], note: str | None,
+           priority: str | None, status: str | None, links: tuple[str, ...], note: str | None, scope: str | None,
            db_path: str | None) -> None:
     """Change an action item (ID is 12 or #12)."""
     from afteraction.store.actions import parse_due, parse_item_id, update_item
 
     number = parse_item_id(item_id)
-    if all(v is None for v in (what, why, owner, due, priority, status, note)) and not links:
+    if all(v is None for v in (what, why, owner, due, priority, status, note, scope)) and not links:
         raise UsageError("nothing to update: give at least one of --what, --why, --owner, --due, --priority, "
-                         "--status, --link, --note")
+                         "--status, --link, --note, --scope")
     parse_due(due)
     app.db = db_path or app.db
     checked = _links(app, links)
     with app.store() as store:
         item = update_item(store, number, what=what, why=why, owner=owner, due=due, priority=priority,
-                           status=status, add_links=checked, note=note)
+                           status=status, add_links=checked, note=note, scope=scope)
     click.echo(f"updated {_line(item)}")
 
 

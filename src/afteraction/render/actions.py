@@ -8,7 +8,7 @@ from typing import Any
 from afteraction.render.terminal import safe
 
 CSV_COLUMNS = ("id", "status", "overdue", "priority", "due", "owner", "what", "why", "links", "source",
-               "incident_id", "origin", "created", "updated", "closed", "note")
+               "incident_id", "origin", "scope", "created", "updated", "closed", "note")
 
 
 def _row(item: Any, today: date) -> dict[str, Any]:
@@ -20,7 +20,7 @@ def _row(item: Any, today: date) -> dict[str, Any]:
         "due": item.due.isoformat() if item.due else None, "owner": item.owner, "what": item.what,
         "why": item.why, "links": list(item.links), "source": item.source, "incident_id": item.incident_id,
         "origin": item.origin, "created": iso(item.created), "updated": iso(item.updated),
-        "closed": iso(item.closed), "note": item.note,
+        "closed": iso(item.closed), "note": item.note, "scope": item.scope,
     }
 
 

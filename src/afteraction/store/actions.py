@@ -39,11 +39,12 @@ OPEN_STATUSES = ("open", "in_progress")
 CLOSED_STATUSES = ("done", "wont_do")
 PRIORITIES = ("high", "medium", "low")
 ORIGINS = ("suggested", "user")
+SCOPES = ("general", "incident")
 STATUS_FILTERS = ("open", "closed", "all", "in_progress", "done", "wont_do")
 """``open`` = not closed (open or in progress), ``closed`` = done or wont_do, ``all``, or one status."""
 
 _COLUMNS = ("id, source, incident_id, what, why, owner, due, status, priority, links, origin, suggestion_key, "
-            "created, updated, closed, note")
+            "created, updated, closed, note, scope")
 _PRIORITY_SQL = "CASE priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 WHEN 'low' THEN 2 ELSE 3 END"
 _OPEN_SQL = "status IN ('open', 'in_progress')"
 # An item matches a technique when a link is the technique, its parent, or one of its sub-techniques.
@@ -70,6 +71,9 @@ class ActionItemRecord(msgspec.Struct, frozen=True):
     updated: datetime
     closed: datetime | None = None
     note: str | None = None
+    #: ``general``: about a technique or gap any incident can show again (matched by :func:`open_items_for`);
+    #: ``incident``: only about its own incident (e.g. "hunt for Execution activity in this incident")
+    scope: str = "general"
 
     @property
     def is_closed(self) -> bool:
@@ -205,12 +209,16 @@ def resolve_incident(store: Store, text: str) -> tuple[str, str]:
 def add_item(
     store: Store, *, what: str, why: str | None = None, owner: str | None = None, due: str | date | None = None,
     priority: str = "medium", links: Iterable[str] = (), source: str | None = None,
-    incident_id: str | None = None, kb: Any = None, now: datetime | None = None,
+    incident_id: str | None = None, kb: Any = None, now: datetime | None = None, scope: str = "general",
 ) -> ActionItemRecord:
-    """Add a user's action item (status open); the incident, if given, must be in the store."""
+    """Add a user's action item (status open); the incident, if given, must be in the store.
+
+    ``scope="incident"`` keeps the item out of other incidents' "already known" lists.
+    """
     _writable(store)
     _what(what)
     _choice(priority, PRIORITIES, "priority")
+    _choice(scope, SCOPES, "scope")
     due_date = parse_due(due)
     checked = check_links(links, kb)
     _check_incident(store, source, incident_id)
@@ -218,8 +226,8 @@ def add_item(
     row = store.con.execute("SELECT nextval('action_item_ids')").fetchone()
     item_id = int(row[0]) if row else 0
     values = [item_id, source, incident_id, what, why or None, owner or None, due_date, "open", priority,
-              list(checked.links), "user", None, at, at, None, None]
-    sql = f"INSERT INTO action_items ({_COLUMNS}) VALUES ({', '.join('?' * 16)})"  # noqa: S608 - fixed names
+              list(checked.links), "user", None, at, at, None, None, scope]
+    sql = f"INSERT INTO action_items ({_COLUMNS}) VALUES ({', '.join('?' * 17)})"  # noqa: S608 - fixed names
     _write(store, [(sql, values)])
     return get_item(store, item_id)
 
@@ -247,9 +255,11 @@ def adopt_suggestions(
         links = check_links([review_link(x) for x in item.links if x and x.strip()], kb).links
         priority = item.priority if item.priority in PRIORITIES else "medium"
         statements.append((f"INSERT INTO action_items ({_COLUMNS}) VALUES (nextval('action_item_ids'), "  # noqa: S608
-                           f"{', '.join('?' * 15)}) ON CONFLICT (suggestion_key) DO NOTHING",
+                           f"{', '.join('?' * 16)}) ON CONFLICT (suggestion_key) DO NOTHING",
                            [source, incident_id, item.what, item.why or None, None, None, "open", priority,
-                            list(links), "suggested", key, at, at, None, None]))
+                            list(links), "suggested", key, at, at, None, None,
+                            getattr(item, "scope", "general") if getattr(item, "scope", None) in SCOPES
+                            else "general"]))
     if statements:
         _write(store, statements)
     rows = {r.suggestion_key: r for r in _rows(store, "suggestion_key IN (SELECT unnest(?::VARCHAR[]))",
@@ -269,6 +279,7 @@ def update_item(
     store: Store, item_id: int, *, what: str | None = None, why: str | None = None, owner: str | None = None,
     due: str | date | None = None, priority: str | None = None, status: str | None = None,
     add_links: Iterable[str] = (), note: str | None = None, kb: Any = None, now: datetime | None = None,
+    scope: str | None = None,
 ) -> ActionItemRecord:
     """Change the given fields; ``""`` clears ``why``, ``owner``, ``due`` and ``note``.
 
@@ -287,6 +298,8 @@ def update_item(
         changes["due"] = parse_due(due)
     if priority is not None:
         changes["priority"] = _choice(priority, PRIORITIES, "priority")
+    if scope is not None:
+        changes["scope"] = _choice(scope, SCOPES, "scope")
     added = check_links(add_links, kb).links
     if added:
         changes["links"] = list(dict.fromkeys((*item.links, *added)))
@@ -380,14 +393,15 @@ def open_items_for(
 
     An item matches when one of its links is one of ``techniques``, their parent or sub-technique, or
     equals one of ``links`` (typed, or as a review's item links them). Items of ``exclude_incident``
-    (the incident under review) are left out; program-level items are kept. One query.
+    (the incident under review) and items scoped to their own incident (``scope="incident"``) are left
+    out; program-level items are kept. One query.
     """
     exact, parents = _technique_params(techniques)
     others = sorted({review_link(x) for x in links if x and x.strip()})
     exact = sorted({*exact, *others})
     if not exact:
         return []
-    where = f"{_OPEN_SQL} AND {_TECHNIQUE_SQL}"
+    where = f"{_OPEN_SQL} AND scope = 'general' AND {_TECHNIQUE_SQL}"
     params: list[Any] = [exact, parents]
     if exclude_incident is not None:
         where += " AND NOT (source IS NOT DISTINCT FROM ? AND incident_id IS NOT DISTINCT FROM ?)"
@@ -396,7 +410,8 @@ def open_items_for(
 
 
 __all__ = [
-    "CLOSED_STATUSES", "OPEN_STATUSES", "ORIGINS", "PRIORITIES", "STATUSES", "STATUS_FILTERS", "ActionItemRecord",
+    "CLOSED_STATUSES", "OPEN_STATUSES", "ORIGINS", "PRIORITIES", "SCOPES", "STATUSES", "STATUS_FILTERS",
+    "ActionItemRecord",
     "LinkCheck", "SuggestedItem", "add_item", "adopt_suggestions", "check_links", "close_item", "get_item",
     "is_overdue", "list_items", "open_items_for", "parse_due", "parse_item_id", "resolve_incident", "review_link",
     "suggestion_key", "update_item",

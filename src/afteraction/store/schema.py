@@ -112,7 +112,7 @@ CREATE TABLE IF NOT EXISTS action_items (
     id BIGINT PRIMARY KEY, source VARCHAR, incident_id VARCHAR, what VARCHAR NOT NULL, why VARCHAR,
     owner VARCHAR, due DATE, status VARCHAR NOT NULL, priority VARCHAR NOT NULL, links VARCHAR[] NOT NULL,
     origin VARCHAR NOT NULL, suggestion_key VARCHAR UNIQUE, created TIMESTAMPTZ, updated TIMESTAMPTZ,
-    closed TIMESTAMPTZ, note VARCHAR
+    closed TIMESTAMPTZ, note VARCHAR, scope VARCHAR NOT NULL DEFAULT 'general'
 );
 """
 

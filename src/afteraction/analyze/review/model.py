@@ -221,6 +221,8 @@ class ActionItem(Struct):
     why: str
     links: tuple[str, ...] = ()  # technique ids, mitigation ids, entity keys
     priority: str = "medium"  # high | medium | low
+    #: general: a technique or gap any later incident can show again; incident: only about this one
+    scope: str = "general"
 
 
 class TrackedItem(Struct):

@@ -125,7 +125,7 @@ def action_items(kb: KnowledgeBase, *, status: str, kind: IncidentType, metrics:
             links=tuple(f"{e.type}:{e.key}" for e in open_entities), priority="high"))
     if status in ("active", "inProgress", "awaitingAction"):
         items.append(ActionItem(what="Finish the response and resolve the incident with a classification",
-                                why=f"the incident is still {status}", priority="high"))
+                                why=f"the incident is still {status}", priority="high", scope="incident"))
     if chain.detected_late and chain.earliest_stage:
         items.append(ActionItem(
             what=f"Review detection of {chain.earliest_stage} activity",
@@ -143,13 +143,13 @@ def action_items(kb: KnowledgeBase, *, status: str, kind: IncidentType, metrics:
         items.append(ActionItem(
             what=f"Hunt for {stage.tactic} activity in this incident and check coverage for it",
             why=stage.question, links=(stage.tactic_id, *(x.technique.id for x in stage.likely)),
-            priority="medium"))
+            priority="medium", scope="incident"))
     peers = metrics.peers
     if peers and peers.time_to_detect and metrics.time_to_detect and metrics.time_to_detect > 2 * peers.time_to_detect:
         items.append(ActionItem(
             what="Find out why detection took longer than for similar incidents",
             why=f"time to detect was more than twice the median of {peers.peers} similar incidents",
-            priority="medium"))
+            priority="medium", scope="incident"))
     for mit in recs.mitigations[:3]:
         if len(mit.techniques) >= 2 or mit is recs.mitigations[0]:
             items.append(ActionItem(

@@ -116,8 +116,9 @@ def render_actions_html(found: list[Any], today: date, *, generated: datetime, i
     from afteraction.render.html import environment
     from afteraction.store.actions import is_overdue
 
+    ordered = sorted(found, key=lambda i: i.is_closed)  # stable: open ones first, each group in the given order
     rows = [{"item": i, "overdue": is_overdue(i, today),
-             "page": fmt.relative_href((pages or {}).get((i.source or "", i.incident_id or "")))} for i in found]
+             "page": fmt.relative_href((pages or {}).get((i.source or "", i.incident_id or "")))} for i in ordered]
     from afteraction import __version__
 
     return environment().get_template("actions.html.j2").render(

@@ -37,7 +37,8 @@ def test_open_items_of_other_incidents_are_linked(store: Store, kb: KnowledgeBas
     assert "T1059.001" in techniques
     parent = add_item(store, what="Restrict PowerShell <script>", owner="Ana", due="2026-05-01", links=["T1059"],
                       source="defender", incident_id="51007", priority="high", kb=kb)
-    program = add_item(store, what="Program-level: script logging", links=["T1059.001"], due="2026-12-31", kb=kb)
+    program = add_item(store, what="Program-level: script logging", links=["T1059.001", "T1059.003"],
+                       due="2026-12-31", kb=kb)
     own = add_item(store, what="Item of the incident itself", links=["T1059.001"], source="defender",
                    incident_id="51112", kb=kb)
     unrelated = add_item(store, what="Unrelated", links=["T1486"], kb=kb)
@@ -52,6 +53,7 @@ def test_open_items_of_other_incidents_are_linked(store: Store, kb: KnowledgeBas
     assert first.overdue is True
     assert (first.source, first.incident_id, first.owner) == ("defender", "51007", "Ana")
     assert known[program.id].overdue is False
+    assert known[program.id].matched == ("T1059.001",)  # its sibling T1059.003 is not what this incident shows
     assert known[program.id].incident_id is None
 
 

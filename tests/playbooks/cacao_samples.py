@@ -14,6 +14,11 @@ MANUAL = "action--2c3d4e5f-6a7b-4c8d-ae9f-1a2b3c4d5e06"
 HTTP = "action--3d4e5f6a-7b8c-4d9e-bf0a-2b3c4d5e6f07"
 IF = "if-condition--4e5f6a7b-8c9d-4e0f-8a1b-3c4d5e6f7a08"
 END = "end--5f6a7b8c-9d0e-4f1a-9b2c-4d5e6f7a8b09"
+# CACAO 2.0: every parallel and if branch ends in its own end step
+END_MANUAL = "end--6a7b8c9d-0e1f-4a2b-8c3d-5e6f7a8b9c21"
+END_HTTP = "end--7b8c9d0e-1f2a-4b3c-9d4e-6f7a8b9c0d22"
+END_TRUE = "end--8c9d0e1f-2a3b-4c4d-ae5f-7a8b9c0d1e23"
+END_FALSE = "end--9d0e1f2a-3b4c-4d5e-bf6a-8b9c0d1e2f24"
 AGENT_SOC = "individual--6a7b8c9d-0e1f-4a2b-8c3d-5e6f7a8b9c10"
 AGENT_API = "http-api--7b8c9d0e-1f2a-4b3c-9d4e-6f7a8b9c0d11"
 TARGET = "net-address--8c9d0e1f-2a3b-4c4d-ae5f-7a8b9c0d1e12"
@@ -71,7 +76,9 @@ _RICH: dict[str, Any] = {
                 }
             ],
             "agent": AGENT_SOC,
+            "on_completion": END_MANUAL,
         },
+        END_MANUAL: {"type": "end", "name": "Account branch done"},
         HTTP: {
             "type": "action",
             "name": "Isolate the host",
@@ -89,14 +96,19 @@ _RICH: dict[str, Any] = {
             "agent": AGENT_API,
             "targets": [TARGET],
             "external_references": [{"name": "Defender for Endpoint isolate machine API"}],
+            "on_completion": END_HTTP,
         },
+        END_HTTP: {"type": "end", "name": "Host branch done"},
         IF: {
             "type": "if-condition",
             "name": "Isolation succeeded?",
             "condition": "__isolation_status__:value = 'Succeeded'",
-            "on_true": END,
-            "on_false": END,
+            "on_true": END_TRUE,
+            "on_false": END_FALSE,
+            "on_completion": END,
         },
+        END_TRUE: {"type": "end", "name": "Isolated"},
+        END_FALSE: {"type": "end", "name": "Not isolated"},
         END: {"type": "end", "name": "End"},
     },
     "agent_definitions": {

@@ -25,6 +25,7 @@ from afteraction.playbooks.model import Plan
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 MDE_ID = "a" * 40
+SARA_ID = "3f0c1a2b-4d5e-4f60-8a71-92b3c4d5e6f7"  # Entra object id
 SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "data" / "cacao-schemas"
 
 
@@ -47,8 +48,8 @@ def _incident(*alerts: Alert, **kw: Any) -> Incident:
 def identity_incident(**kw: Any) -> Incident:
     """An account signed in from a public attacker address (and a private one)."""
     return _incident(_alert("a-1", ["T1078.004", "T1110.003"], (
-        Evidence(type="user", key="aad-1", name="Sara Adams", verdict=Verdict.MALICIOUS, roles=("compromised",),
-                 user_principal_name="sara@contoso.com", aad_user_id="aad-1"),
+        Evidence(type="user", key=SARA_ID, name="Sara Adams", verdict=Verdict.MALICIOUS, roles=("compromised",),
+                 user_principal_name="sara@contoso.com", aad_user_id=SARA_ID),
         Evidence(type="ip", key="45.153.160.2", name="45.153.160.2", verdict=Verdict.MALICIOUS, roles=("attacker",),
                  ip_address="45.153.160.2"),
         Evidence(type="ip", key="10.1.2.3", name="10.1.2.3", verdict=Verdict.SUSPICIOUS, ip_address="10.1.2.3"),

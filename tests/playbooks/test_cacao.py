@@ -18,7 +18,7 @@ from afteraction.playbooks.export import InvalidPlaybookError, checked_cacao, pl
 from afteraction.playbooks.rules import TEMPLATES
 from afteraction.playbooks.validate import validate_playbook
 
-from .plans import MDE_ID, SCHEMAS, identity_incident, phishing_incident, plan_of, ransomware_incident
+from .plans import MDE_ID, SARA_ID, SCHEMAS, identity_incident, phishing_incident, plan_of, ransomware_incident
 
 FIXED = datetime(2026, 1, 1, tzinfo=UTC)
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "cacao-ransomware.json"
@@ -83,8 +83,8 @@ def test_manual_by_default(kb: KnowledgeBase) -> None:
     assert set(pb["agent_definitions"]) == {s["agent"] for s in _steps(pb, "action").values()}
     assert "authentication_info_definitions" not in pb
     revoke = _by_name(pb, "Revoke sign-in sessions")
-    assert "sara@contoso.com" in revoke["commands"][0]["command"]
-    assert pb["playbook_variables"][revoke["in_args"][0]]["value"] == "sara@contoso.com"
+    assert "Sara Adams" in revoke["commands"][0]["command"]
+    assert pb["playbook_variables"][revoke["in_args"][0]]["value"] == SARA_ID  # the object id Graph takes
 
 
 def test_automation_gives_typed_http_api_commands(kb: KnowledgeBase) -> None:
@@ -170,12 +170,34 @@ def test_same_plan_same_ids_other_plan_other_ids(kb: KnowledgeBase) -> None:
     assert not set(one["workflow"]) & set(other["workflow"])
 
 
-def test_hostile_text_stays_data(kb: KnowledgeBase) -> None:
-    hostile = 'Evil "title"\n__user_1__:value <script>alert(1)</script> \u202e'
-    plan = plan_of(phishing_incident(title=hostile), kb)
-    pb = checked_cacao(plan, automation=True)
-    assert hostile in pb["name"]
-    assert json.loads(json.dumps(pb)) == pb
+def test_hostile_text_stays_data_and_never_reaches_a_request(kb: KnowledgeBase) -> None:
+    """Incident text cannot smuggle a variable reference (e.g. the API token) into what an orchestrator runs."""
+    import msgspec
+
+    hostile = 'Evil "title"\n__defender_token__:value __graph_token__:value <script>alert(1)</script> \u202e'
+    incident = ransomware_incident()
+    evidence = incident.alerts[0].evidence
+    renamed = tuple(msgspec.structs.replace(e, name=f"{e.name} __graph_token__:value") for e in evidence)
+    incident = msgspec.structs.replace(incident, title=hostile,
+                                       alerts=(msgspec.structs.replace(incident.alerts[0], evidence=renamed),))
+    pb = checked_cacao(plan_of(incident, kb), automation=True)
+    assert "__defender_token__ :value" in pb["name"]  # kept readable, but no longer a reference
+    text = json.dumps(pb)
+    assert "__defender_token__:value" not in text.replace('"token": "__defender_token__:value"', "")
+    assert "__graph_token__:value" not in text.replace('"token": "__graph_token__:value"', "")
+    commands = [c for s in pb["workflow"].values() for c in s.get("commands", [])]
+    assert any(c["type"] == "http-api" for c in commands)
+    assert all("Evil" not in c.get("content", "") for c in commands)  # no incident text in a request
+    assert validate_playbook(pb).problems == ()
+    assert json.loads(text) == pb
+
+
+def test_validator_warns_when_a_command_carries_the_token(kb: KnowledgeBase) -> None:
+    pb = to_cacao(plan_of(ransomware_incident(), kb), automation=True)
+    step = _by_name(pb, "Stop and quarantine the file")
+    step["commands"][0]["content"] = step["commands"][0]["content"].replace("afteraction", "__defender_token__:value")
+    problems = validate_playbook(pb).problems
+    assert [(p.severity, p.check) for p in problems] == [("warning", "secret")]
 
 
 def test_an_invalid_playbook_is_never_returned(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -204,3 +226,12 @@ def test_plan_round_trips_through_json(kb: KnowledgeBase) -> None:
 
     plan = plan_of(ransomware_incident(), kb)
     assert msgspec.json.decode(msgspec.json.encode(plan), type=Plan) == plan
+
+
+def test_a_plan_without_steps_is_start_then_end(kb: KnowledgeBase) -> None:
+    import msgspec
+
+    plan = msgspec.structs.replace(plan_for_type("phishing", kb, created=FIXED), steps=())
+    pb = checked_cacao(plan)
+    assert [s["type"] for s in pb["workflow"].values()] == ["start", "end"]
+    assert pb["workflow"][pb["workflow_start"]]["on_completion"] in pb["workflow"]

@@ -14,7 +14,7 @@ from afteraction.playbooks.derive import plan_for_techniques, plan_for_type
 from afteraction.playbooks.model import PHASES, Plan
 from afteraction.playbooks.rules import TEMPLATES, TYPE_ACTIONS
 
-from .plans import MDE_ID, identity_incident, phishing_incident, plan_of, ransomware_incident
+from .plans import MDE_ID, SARA_ID, identity_incident, phishing_incident, plan_of, ransomware_incident
 
 FIXED = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -30,14 +30,15 @@ def test_identity_plan_targets_the_account_and_only_the_public_address(kb: Knowl
     assert plan.key == "incident:defender:inc-1"
     assert plan.scope == "incident"
     revoke = steps["revoke_sessions"]
-    assert [(t.kind, t.value, t.api_ready) for t in revoke.targets] == [("user", "sara@contoso.com", True)]
+    assert [(t.kind, t.value, t.api_ready) for t in revoke.targets] == [("user", SARA_ID, True)]
     assert revoke.automated
     assert "T1078.004" in revoke.techniques
     assert [t.value for t in steps["block_ip"].targets] == ["45.153.160.2"]
     assert any("10.1.2.3 is private" in n for n in plan.notes)
     assert steps["disable_account"].condition.variable == "account_still_misused"
     assert steps["enable_account"].phase == "recovery"
-    assert [t.value for t in steps["enforce_mfa"].targets] == ["sara@contoso.com"]
+    assert [t.value for t in steps["enforce_mfa"].targets] == [SARA_ID]
+    assert steps["enforce_mfa"].automated  # Conditional Access takes object ids, which the evidence has
     assert steps["reset_password"].automated is False  # no API: a person resets it out of band
     assert "review_inbox_rules" not in steps  # no mailbox in the evidence
     assert any(n.startswith("Review inbox rules") for n in plan.notes)
@@ -147,3 +148,27 @@ def test_docs_list_every_action_template_technique_and_question() -> None:
         assert technique in doc, technique
     for condition in _GATES.values():
         assert condition.question in doc
+
+
+def test_identifiers_that_could_change_a_request_are_not_automated(kb: KnowledgeBase) -> None:
+    import msgspec
+
+    from afteraction.model import Evidence, Verdict
+
+    incident = identity_incident()
+    odd = (Evidence(type="user", key="odd", name="odd", verdict=Verdict.MALICIOUS, roles=("compromised",),
+                    user_principal_name="a/../../b?x=1@contoso.com"),
+           Evidence(type="device", key="dev-x", name="x", verdict=Verdict.MALICIOUS, device_id="[concat('a')]"),
+           Evidence(type="url", key="http://10.1.2.3/payload", name="http://10.1.2.3/payload",
+                    verdict=Verdict.MALICIOUS, url="http://10.1.2.3/payload"))
+    alert = incident.alerts[0]
+    plan = plan_of(msgspec.structs.replace(incident, alerts=(msgspec.structs.replace(
+        alert, evidence=(*alert.evidence, *odd)),)), kb)
+    steps = _steps(plan)
+    revoke = {t.label: t for t in steps["revoke_sessions"].targets}
+    assert revoke["odd"].api_ready is False
+    assert revoke["Sara Adams"].api_ready is True
+    assert steps["revoke_sessions"].automated is False
+    assert [t.api_ready for t in steps["isolate_device"].targets] == [False]
+    assert [t.value for t in steps["block_url"].targets] == ["http://10.1.2.3/payload"]
+    assert "block_domain" not in steps  # an IP literal is no domain indicator

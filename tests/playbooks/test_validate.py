@@ -25,6 +25,10 @@ from .cacao_samples import (
     AGENT_API,
     AGENT_SOC,
     END,
+    END_FALSE,
+    END_HTTP,
+    END_MANUAL,
+    END_TRUE,
     HTTP,
     IF,
     MANUAL,
@@ -81,6 +85,12 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
 
 def _orphan_end(pb: dict[str, Any]) -> None:
     pb["workflow"][f"end--{OTHER}"] = {"type": "end"}
+
+
+def _without_ends(pb: dict[str, Any]) -> None:
+    for step in pb["workflow"].values():
+        if step["type"] == "end":
+            step["type"] = "start"
 
 
 def _unknown_agent_type(pb: dict[str, Any]) -> None:
@@ -143,7 +153,7 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str, str]] = [
     ("if-no-condition", _set(f"workflow/{IF}/condition", ...), "required", f"{W}{IF}/condition", "error"),
     ("delay-negative", _set(f"workflow/{MANUAL}/delay", -5), "range", f"{W}{MANUAL}/delay", "error"),
     ("unreachable-step", _orphan_end, "reachability", f"{W}end--{OTHER}", "error"),
-    ("no-end-reachable", _set(f"workflow/{IF}", {"type": "if-condition", "condition": "x", "on_true": MANUAL}),
+    ("no-end-reachable", _without_ends,
      "end-reachable", "/workflow_start", "error"),
     ("agent-undefined", _set(f"workflow/{MANUAL}/agent", f"individual--{OTHER}"), "reference", f"{W}{MANUAL}/agent",
      "error"),
@@ -152,7 +162,7 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str, str]] = [
      f"{W}{HTTP}/targets/0", "error"),
     ("agent-key-prefix-vs-type", _set(f"agent_definitions/{AGENT_SOC}/type", "organization"), "prefix",
      f"/agent_definitions/{AGENT_SOC}", "error"),
-    ("agent-type-unknown", _unknown_agent_type, "agent", f"/agent_definitions/robot--{OTHER}/type", "error"),
+    ("agent-type-unknown", _unknown_agent_type, "agent", f"/agent_definitions/robot--{OTHER}/type", "warning"),
     ("agent-no-name", _set(f"agent_definitions/{AGENT_SOC}/name", ...), "required",
      f"/agent_definitions/{AGENT_SOC}/name", "error"),
     ("auth-undefined", _set(f"agent_definitions/{AGENT_API}/authentication_info", f"oauth2--{OTHER}"), "reference",
@@ -233,6 +243,7 @@ def test_switch_needs_cases() -> None:
 def test_cycle_outside_while_is_a_warning() -> None:
     pb = rich_playbook()
     pb["workflow"][HTTP]["on_completion"] = PARALLEL
+    del pb["workflow"][END_HTTP]
     result = validate_playbook(pb)
     cycles = [p for p in result.problems if p.check == "cycle"]
     assert [(p.severity, p.pointer) for p in cycles] == [("warning", W + min(PARALLEL, HTTP))]
@@ -244,9 +255,27 @@ def test_loop_through_while_condition_is_fine() -> None:
     loop = "while-condition--" + OTHER
     pb["workflow"][START]["on_completion"] = loop
     pb["workflow"][loop] = {"type": "while-condition", "condition": "x", "on_true": MANUAL, "on_completion": END}
-    pb["workflow"][MANUAL]["on_completion"] = loop
+    body_end = "end--" + OTHER
+    pb["workflow"][MANUAL]["on_completion"] = body_end  # CACAO 2.0: the body ends in its own end step
+    pb["workflow"][body_end] = {"type": "end"}
+    assert validate_playbook(pb).problems == ()
+    pb["workflow"][MANUAL]["on_completion"] = loop  # the CACAO 1.x habit: the body jumps back to the loop
+    del pb["workflow"][body_end]
     result = validate_playbook(pb)
-    assert result.problems == ()
+    assert [(p.severity, p.check) for p in result.problems] == [("warning", "branch-end")]
+
+
+def test_branches_must_end_in_their_own_end_steps() -> None:
+    pb = rich_playbook()
+    pb["workflow"][IF]["on_true"] = pb["workflow"][IF]["on_false"] = END  # both branches share the main end
+    del pb["workflow"][END_TRUE], pb["workflow"][END_FALSE]
+    result = validate_playbook(pb)
+    assert result.ok  # a warning: much tooling is looser than the specification
+    assert [(p.check, p.pointer) for p in result.problems] == [("branch-end", W + IF)]  # identical ones merged
+    pb = rich_playbook()
+    pb["workflow"][MANUAL]["on_completion"] = END_HTTP  # two parallel branches share one end
+    del pb["workflow"][END_MANUAL]
+    assert [(p.check, p.pointer) for p in validate_playbook(pb).problems] == [("branch-end", W + PARALLEL)] * 2
 
 
 def test_steps_reachable_only_from_workflow_exception_are_fine() -> None:

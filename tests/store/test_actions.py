@@ -138,7 +138,9 @@ def test_update_close_and_reopen(store: Store) -> None:
     assert update_item(store, item.id, now=t2) == moved  # nothing to change
     closed = close_item(store, item.id, note="rotated", now=t2)
     assert (closed.status, closed.closed, closed.note) == ("done", t2, "rotated")
-    assert close_item(store, item.id, note="again", now=t3) == closed  # closing twice is a no-op
+    assert close_item(store, item.id, now=t3) == closed  # closing twice without a note is a no-op
+    again = close_item(store, item.id, note="again", now=t3)  # ...with one, only the note is recorded
+    assert (again.status, again.closed, again.note, again.updated) == ("done", t2, "again", t3)
     assert list_items(store, today=TODAY) == []
     assert [i.id for i in list_items(store, status="closed")] == [item.id]
     assert [i.id for i in list_items(store, status="done")] == [item.id]
@@ -288,7 +290,7 @@ def test_version_3_store_gets_the_table_and_keeps_its_data(tmp_path: Path, kb: K
             get_item(s, 1)
         assert resolve_incident(s, "7") == ("defender", "7")
     with Store(path) as s:
-        assert current_version(s.con) == SCHEMA_VERSION == 4
+        assert current_version(s.con) == SCHEMA_VERSION
         assert [(a.incident_id, a.raw) for a in list_annotations(s)] == [("7", "T1086")]
         item = add_item(s, what="x", source="defender", incident_id="7", links=["T1059"], kb=kb)
         annotate(s, "7", ["T1003"], kb)
@@ -309,3 +311,27 @@ def test_resolve_incident(tmp_path: Path) -> None:
             resolve_incident(s, "1")
         with pytest.raises(UsageError, match="no incident 'nope'"):
             resolve_incident(s, "nope")
+
+
+def test_a_version_4_store_gains_the_scope_column(tmp_path: Path) -> None:
+    """Stores written before items had a scope: read-only reads treat items as general; a writable open
+    migrates (schema 5) and keeps the rows."""
+    path = tmp_path / "v4.duckdb"
+    con = duckdb.connect(str(path))
+    for version in (1, 2, 3, 4):
+        for statement in MIGRATIONS[version]:
+            con.execute(statement)
+    con.execute("INSERT OR REPLACE INTO store_meta VALUES ('schema_version', '4')")
+    con.execute("INSERT INTO action_items (id, what, status, priority, links, origin, created, updated) "
+                "VALUES (nextval('action_item_ids'), 'Old item', 'open', 'high', ['T1059'], 'user', now(), now())")
+    con.close()
+    with Store(path, read_only=True) as store:
+        (old,) = list_items(store, status="all")
+        assert old.scope == "general"
+        assert [i.id for i in open_items_for(store, techniques=["T1059.001"])] == [old.id]
+    with Store(path) as store:
+        assert store.con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone() == (
+            str(SCHEMA_VERSION),)
+        (old,) = list_items(store, status="all")
+        assert old.scope == "general"
+        assert old.what == "Old item"

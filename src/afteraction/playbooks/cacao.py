@@ -6,7 +6,12 @@ that ends in its own ``end`` step, as the specification requires. A gated step i
 manual decision step that sets a boolean variable (``out_args``), an ``if-condition`` on it, and the
 branch(es) it opens. Commands are ``manual`` by default; with ``automation`` the steps that have a Microsoft
 Graph or Defender for Endpoint request carry typed ``http-api`` commands, one per target, run by an
-``http-api`` agent whose token comes from a key store (``kms``), never from the file.
+``http-api`` agent whose ``oauth2`` token is an external variable the orchestrator passes in, never a value
+in the file.
+
+Text from the incident (its title, entity names) is data, never part of a request: requests carry only the
+catalog's fixed text and a slug of the plan key, and every ``__name__:value`` pattern in incident text is
+broken (``__name__ :value``) so an orchestrator cannot substitute a variable, such as the API token, into it.
 
 Every id is a version-5 UUID derived from the plan's key, so the same plan gives the same playbook.
 ATT&CK goes in ``external_references`` and ``labels`` (CACAO has no ATT&CK field); provenance (incident,
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -91,7 +97,8 @@ class _Writer:
         if target and kind == "file":
             var_type = {64: "sha256-hash", 32: "md5-hash"}.get(len(target.value), "hash")
         self.variables[name] = (
-            {"type": var_type, "value": target.value, "constant": True, "description": f"{kind}: {target.label}"}
+            {"type": var_type, "value": target.value, "constant": True,
+             "description": inert(f"{kind}: {target.label}")}
             if target else
             {"type": var_type, "value": None, "external": True,
              "description": f"The {kind} to act on, passed in by the caller (identifier the API takes)."})
@@ -111,8 +118,8 @@ class _Writer:
         else:
             return None
         key = self.oid(body["type"], f"{target.kind}:{target.value.lower()}")
-        self.targets.setdefault(key, {**body, "name": target.label or target.value,
-                                      "description": f"{target.kind} {target.value}"})
+        self.targets.setdefault(key, {**body, "name": inert(target.label or target.value),
+                                      "description": inert(f"{target.kind} {target.value}")})
         return key
 
     # --- workflow -----------------------------------------------------------------------------------
@@ -123,7 +130,8 @@ class _Writer:
     def action_step(self, step: PlanStep) -> str:
         action = ACTIONS[step.action]
         key = self.oid("action", step.key)
-        body: dict[str, Any] = {"type": "action", "name": step.title, "description": _step_description(step)}
+        body: dict[str, Any] = {"type": "action", "name": inert(step.title),
+                                "description": inert(_step_description(step))}
         refs = [_technique_ref(self.plan, t) for t in step.techniques]
         if refs:
             body["external_references"] = refs
@@ -134,7 +142,7 @@ class _Writer:
             body["commands"] = self.http_commands(step, names)
             body["agent"] = self.api_agent(action.api.service)
         else:
-            body["commands"] = [{"type": "manual", "description": step.title, "command": _manual_text(step),
+            body["commands"] = [{"type": "manual", "description": inert(step.title), "command": _manual_text(step),
                                  "playbook_activity": action.activity}]
             body["agent"] = self.responder()
         target_ids = [tid for t in step.targets if (tid := self.target(t))]
@@ -148,7 +156,7 @@ class _Writer:
         action = ACTIONS[step.action]
         api = action.api
         assert api is not None
-        comment = f"afteraction: {self.plan.name}"[:500]
+        comment = inert(f"afteraction remediation {_slug(self.plan.key)}: {step.title}")
         targets = names or [""]
         per_target = "{target}" in api.path or "{target}" in json.dumps(api.body or {})
         out = []
@@ -156,10 +164,10 @@ class _Writer:
             ref = f"{name}:value" if name else ""
             path = api.path.replace("{target}", ref)
             command: dict[str, Any] = {
-                "type": "http-api", "description": f"{step.title} ({name or 'all targets'})",
+                "type": "http-api", "description": inert(f"{step.title} ({name or 'all targets'})"),
                 "command": f"{api.method} {path} HTTP/1.1", "playbook_activity": action.activity,
                 "headers": {"Content-Type": ["application/json"]},
-                "external_references": [{"name": f"Microsoft Learn: {step.title}", "url": api.docs,
+                "external_references": [{"name": inert(f"Microsoft Learn: {step.title}"), "url": api.docs,
                                          "description": f"Needs the {api.permission} permission."}],
             }
             if api.body is not None:
@@ -197,7 +205,8 @@ def to_cacao(plan: Plan, *, automation: bool = False) -> dict[str, Any]:
     w.add(start, {"type": "start", "name": "Start",
                   "description": "Confirm the incident and the scope before containing anything.",
                   "on_completion": entries[0][0] if entries else end})
-    for (_, tails), nxt in zip(entries, [*(e[0] for e in entries[1:]), end], strict=True):
+    followers = [entry for entry, _ in entries[1:]] + [end]
+    for (_, tails), nxt in zip(entries, followers[: len(entries)], strict=True):
         for tail in tails:
             w.workflow[tail]["on_completion"] = nxt
     w.add(end, {"type": "end", "name": "End"})
@@ -270,7 +279,7 @@ def _playbook(w: _Writer, start: str) -> dict[str, Any]:
                         | ({"analyze-collected-data"} if any(s.condition for s in plan.steps) else set()))
     out: dict[str, Any] = {
         "type": "playbook", "spec_version": SPEC_VERSION, "id": w.oid("playbook", "playbook"),
-        "name": plan.name, "description": _description(plan),
+        "name": inert(plan.name), "description": inert(_description(plan)),
         "playbook_types": ["remediation", "mitigation"] if any(s.phase == "hardening" for s in plan.steps)
         else ["remediation"],
         "created_by": CREATOR_ID, "created": stamp, "modified": stamp,
@@ -336,7 +345,20 @@ def _manual_text(step: PlanStep) -> str:
         lines.append("Targets:")
         lines += [f"- {t.kind} {t.label} ({t.value})" + ("" if t.api_ready else " - identify it manually")
                   for t in step.targets]
-    return "\n".join(lines)
+    return inert("\n".join(lines))
+
+
+_VARIABLE_REF = re.compile(r"(__[A-Za-z_][A-Za-z0-9_-]*__):value")
+
+
+def inert(text: str) -> str:
+    """``text`` with every CACAO variable reference broken, so no orchestrator substitutes into it."""
+    return _VARIABLE_REF.sub(r"\1 :value", text)
+
+
+def _slug(key: str) -> str:
+    """The plan key in letters, digits and ``.:-`` only (no variable reference can survive)."""
+    return re.sub(r"[^A-Za-z0-9.:-]+", "-", key)[:80]
 
 
 def _fill(value: Any, target: str, comment: str, all_targets: list[str], step: PlanStep) -> Any:
@@ -354,4 +376,4 @@ def _fill(value: Any, target: str, comment: str, all_targets: list[str], step: P
     return value
 
 
-__all__ = ["CREATOR_ID", "SPEC_VERSION", "TLP_LEVEL", "cacao_timestamp", "to_cacao"]
+__all__ = ["CREATOR_ID", "SPEC_VERSION", "TLP_LEVEL", "cacao_timestamp", "inert", "to_cacao"]

@@ -105,12 +105,9 @@ _ACTIONS: tuple[Action, ...] = (
     Action(name="purge_email", title="Purge the delivered messages", phase="eradication", activity="eliminate-risk",
            target_kind="message",
            instructions="Find every delivered copy in Threat Explorer (by sender, subject, URL and network message "
-                        "id) and soft-delete them; confirm that zero-hour auto purge acted on the rest.",
-           api=ApiCall(service="graph", method="POST", path="/beta/security/collaboration/analyzedEmails/remediate",
-                       body={"displayName": "{comment}", "action": "softDelete", "remediateSendersCopy": False,
-                             "severity": "high", "analyzedEmails": [{"networkMessageId": "{target}"}]},
-                       permission="SecurityAnalyzedMessage.ReadWrite.All",
-                       docs=_GRAPH + "security-analyzedemail-remediate?view=graph-rest-beta")),
+                        "id) and soft-delete them; confirm that zero-hour auto purge acted on the rest. (Microsoft "
+                        "Graph's analyzedEmail remediate action needs each copy's analyzed-email id, which the "
+                        "alert evidence does not carry, so this step stays manual.)"),
     Action(name="review_inbox_rules", title="Review inbox rules and forwarding", phase="eradication",
            activity="analyze-collected-data", target_kind="mailbox",
            instructions="List the mailbox's inbox rules and forwarding settings; remove rules that move, delete or "

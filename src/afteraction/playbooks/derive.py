@@ -48,6 +48,10 @@ _THREAT_ROLES = frozenset({"compromised", "attacker", "commandAndControl"})
 _BENIGN = frozenset({"falsePositive", "informationalExpectedActivity"})
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _MDE_ID = re.compile(r"^[0-9a-fA-F]{40}$")  # Defender for Endpoint machine ids are 40 hex digits
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# What an API may take in a URL path: a user principal name or object id, a mailbox address (no "/", "?",
+# "#", "%", spaces or control characters, so a value cannot change the request it is put into).
+_PATH_SAFE = re.compile(r"^[A-Za-z0-9@._'+-]{1,256}$")
 _KIND_WORDS = {"device": "device", "user": "account", "mailbox": "mailbox", "ip": "public IP address",
                "url": "URL", "domain": "domain", "file": "file hash", "message": "email message"}
 
@@ -104,7 +108,8 @@ def plan_for_review(review: Review, kb: KnowledgeBase) -> Plan:
         description=(f"Containment, eradication, recovery and hardening for {label.lower()} incident "
                      f"{head.source}:{head.id}, drawn from its review: evidence, ATT&CK techniques and the "
                      f"{label.lower()} template. Review every step before running it."),
-        created=review.generated, incident_type=kind, incident_type_label=label, source=head.source,
+        created=_utc(head.last_updated or head.created or review.generated), incident_type=kind,
+        incident_type_label=label, source=head.source,
         incident_id=head.id, incident_title=head.title, severity=head.severity, attack_version=kb.version,
         techniques=tuple(_technique_ref(kb, t) for t in techniques),
         mitigations=_mitigation_refs(review.recommendations.mitigations), steps=steps, notes=tuple(notes))
@@ -192,28 +197,32 @@ def _entity_actions(entity: Entity, targets: _Targets, kind: str) -> tuple[str, 
     d, name, ref = entity.details, entity.name, f"{entity.type}:{entity.key}"
     threat = _is_threat(entity)
     if entity.type == "device" and threat:
-        device_id = d.get("device_id") or (entity.key if _MDE_ID.match(entity.key) else "")
+        device_id = next((x for x in (d.get("device_id"), entity.key) if x and _MDE_ID.match(x)), "")
         targets.add(Target(kind="device", value=device_id or entity.key, label=name, entity=ref,
                            api_ready=bool(device_id)))
         return ("isolate_device", "collect_investigation_package", "run_av_scan", "release_isolation")
     if entity.type == "user" and threat:
-        upn = d.get("user_principal_name") or d.get("aad_user_id")
+        # Graph takes the object id or the UPN; Conditional Access only the object id, so prefer it.
+        upn = next((x for x in (d.get("aad_user_id"), d.get("user_principal_name")) if x and _PATH_SAFE.match(x)),
+                   None)
         targets.add(Target(kind="user", value=upn or entity.key, label=name, entity=ref, api_ready=bool(upn)))
         targets.user_compromised = True
         return ("revoke_sessions", "reset_password", "review_persistence")
     if entity.type in ("mailbox", "mailboxConfiguration"):
         address = d.get("mailbox_address") or d.get("user_principal_name") or entity.key
         if threat or kind in ("phishing", "business_email_compromise") or entity.type == "mailboxConfiguration":
-            targets.add(Target(kind="mailbox", value=address, label=name, entity=ref))
+            safe = bool(_PATH_SAFE.match(address))
+            targets.add(Target(kind="mailbox", value=address, label=name, entity=ref, api_ready=safe))
             if kind in ("phishing", "business_email_compromise"):  # recipients may have entered credentials
-                targets.add(Target(kind="user", value=address, label=f"{name} (recipient)", entity=ref))
+                targets.add(Target(kind="user", value=address, label=f"{name} (recipient)", entity=ref,
+                                   api_ready=safe))
             return ("review_inbox_rules",)
         return ()
     if entity.type == "ip" and threat:
         return _ip_actions(entity, targets, ref)
     if entity.type == "url" and threat:
         targets.add(Target(kind="url", value=entity.key, label=name, entity=ref))
-        host = d.get("domain") or urlsplit(entity.key if "//" in entity.key else f"//{entity.key}").hostname
+        host = _host(d.get("domain") or entity.key)
         if host:
             targets.add(Target(kind="domain", value=host.lower(), label=host, entity=ref))
         return ("block_url", "block_domain") if host else ("block_url",)
@@ -225,9 +234,26 @@ def _entity_actions(entity: Entity, targets: _Targets, kind: str) -> tuple[str, 
         targets.add(Target(kind="message", value=entity.key, label=name, entity=ref))
         recipient = d.get("recipient")
         if recipient:
-            targets.add(Target(kind="mailbox", value=recipient, label=recipient, entity=ref))
+            targets.add(Target(kind="mailbox", value=recipient, label=recipient, entity=ref,
+                               api_ready=bool(_PATH_SAFE.match(recipient))))
         return ("purge_email", "review_inbox_rules") if recipient else ("purge_email",)
     return ()
+
+
+def _host(text: str) -> str | None:
+    """The host name of a URL or domain, or None when there is none or it is an IP address (a domain
+    indicator must be a name; the URL itself is blocked anyway)."""
+    try:
+        host = urlsplit(text if "//" in text else f"//{text}").hostname
+    except ValueError:
+        return None
+    if not host:
+        return None
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    return None
 
 
 def _ip_actions(entity: Entity, targets: _Targets, ref: str) -> tuple[str, ...]:
@@ -259,8 +285,9 @@ def _steps(needs: dict[str, _Need], targets: _Targets, kind: str, *, concrete: b
         if name == "enforce_mfa":
             chosen = targets.of("user")
         ready = action.api is not None and all(t.api_ready for t in chosen)
-        if name == "enforce_mfa" and concrete and not chosen:
-            ready = False  # a policy needs the accounts it covers; without them a person scopes it
+        if name == "enforce_mfa" and concrete:
+            # a policy lists the accounts it covers by object id; without them a person scopes it
+            ready = bool(chosen) and all(_GUID.match(t.value) for t in chosen)
         steps.append(PlanStep(
             key=f"{action.phase}.{name}", action=name, phase=action.phase, title=action.title,
             instructions=action.instructions, targets=chosen, techniques=tuple(sorted(need.techniques)),

@@ -258,6 +258,7 @@ def _check_graph(c: Checker, steps: Mapping[str, Mapping[str, Any]]) -> None:
             c.error(ptr("workflow", key), "reachability", f"step {key!r} cannot be reached from workflow_start")
     if not any(steps[key].get("type") == "end" for key in from_start):
         c.error("/workflow_start", "end-reachable", f"no end step can be reached from {start!r}")
+    _check_branch_ends(c, steps, edges)
     plain = {
         k: [t for t in ts if steps[t].get("type") != "while-condition"]
         for k, ts in edges.items()
@@ -274,6 +275,44 @@ def _check_graph(c: Checker, steps: Mapping[str, Mapping[str, Any]]) -> None:
             "cycle",
             f"steps {', '.join(cycle)} form a loop that does not go through a while-condition step",
         )
+
+
+def _branches(step: Mapping[str, Any]) -> list[Any]:
+    kind = step.get("type")
+    if kind == "parallel":
+        nxt = step.get("next_steps")
+        return list(nxt) if isinstance(nxt, list) else []
+    if kind in ("if-condition", "while-condition"):
+        return [step.get("on_true"), step.get("on_false")]
+    if kind == "switch-condition" and isinstance(step.get("cases"), Mapping):
+        return list(step["cases"].values())
+    return []
+
+
+def _check_branch_ends(c: Checker, steps: Mapping[str, Mapping[str, Any]], edges: Mapping[str, list[str]]) -> None:
+    """CACAO 2.0: each branch of a parallel, if, while or switch step MUST end in its own end step, so the
+    processor knows when to return to the step's on_completion (a warning: much tooling is looser)."""
+    def ends(roots: list[str]) -> set[str]:
+        return {k for k in _reach(edges, roots) if steps[k].get("type") == "end"}
+
+    for key, step in steps.items():
+        branches = [b for b in _branches(step) if isinstance(b, str) and b in steps]
+        if not branches:
+            continue
+        after = [x for x in (step.get("on_completion"), step.get("on_success"), step.get("on_failure"))
+                 if isinstance(x, str) and x in steps]
+        reached = {b: ends([b]) for b in branches}
+        for i, branch in enumerate(branches):
+            here = ptr("workflow", key)
+            if not reached[branch]:
+                c.warn(here, "branch-end", f"branch {branch!r} of {key!r} never reaches an end step")
+                continue
+            others = set().union(*(reached[b] for j, b in enumerate(branches) if j != i), ends(after))
+            shared = sorted(reached[branch] & others)
+            if shared:
+                c.warn(here, "branch-end", f"branch {branch!r} of {key!r} ends in {', '.join(shared)}, which another "
+                                           "branch or the rest of the workflow also reaches; CACAO 2.0 wants each "
+                                           "branch to end in its own end step")
 
 
 # --- official schemas -------------------------------------------------------------------------------------------

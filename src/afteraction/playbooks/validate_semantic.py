@@ -109,6 +109,7 @@ class Checker:
     def __init__(self, playbook: Mapping[str, Any]) -> None:
         self.pb = playbook
         self.problems: list[Problem] = []
+        self.secrets = _secret_variables(playbook)
 
     def error(self, pointer: str, check: str, message: str) -> None:
         self.problems.append(Problem("error", pointer, message, check))
@@ -150,8 +151,10 @@ class Checker:
             elif not isinstance(ref.get("name"), str) or not ref["name"]:
                 self.error(ptr_join(pointer, i, "name"), "required", "external reference has no 'name'")
 
-    def definitions(self, key: str, known: frozenset[str], check: str, required: tuple[str, ...] = ("type",)) -> None:
-        """Dictionaries keyed by ``<type>--<uuid>``: key format, key prefix = value type, known types."""
+    def definitions(self, key: str, known: frozenset[str], check: str, required: tuple[str, ...] = ("type",), *,
+                    open_vocabulary: bool = False) -> None:
+        """Dictionaries keyed by ``<type>--<uuid>``: key format, key prefix = value type, known types (a warning
+        only, for an open vocabulary)."""
         for ident, obj in self.mapping(key).items():
             here = ptr(key, ident)
             if not isinstance(obj, Mapping):
@@ -166,7 +169,20 @@ class Checker:
             if ident.split("--", 1)[0] != kind:
                 self.error(here, "prefix", f"key {ident!r} must start with its type '{kind}--'")
             if kind not in known:
-                self.error(ptr(key, ident, "type"), check, f"{ident!r} has type {kind!r}, not one of {sorted(known)}")
+                report = self.warn if open_vocabulary else self.error
+                report(ptr(key, ident, "type"), check, f"{ident!r} has type {kind!r}, not one of {sorted(known)}")
+
+
+def _secret_variables(playbook: Mapping[str, Any]) -> set[str]:
+    """Variables that authentication information takes its token or password from."""
+    found: set[str] = set()
+    auth = playbook.get("authentication_info_definitions")
+    for info in auth.values() if isinstance(auth, Mapping) else ():
+        if isinstance(info, Mapping):
+            for key in ("token", "password", "oauth_header"):
+                if isinstance(info.get(key), str):
+                    found.update(VARIABLE_REF_RE.findall(info[key]))
+    return found
 
 
 def ptr_join(base: str, *parts: str | int) -> str:
@@ -244,8 +260,9 @@ def check_metadata(c: Checker) -> None:
 
 def check_definitions(c: Checker) -> None:
     """Agents, targets, authentication info, markings and extension definitions, and the ids that point at them."""
-    c.definitions("agent_definitions", AGENT_TARGET_TYPES, "agent", ("type", "name"))
-    c.definitions("target_definitions", AGENT_TARGET_TYPES, "agent", ("type", "name"))
+    # agent-target-type-ov is an open vocabulary ("SHOULD come from"): other types (e.g. SOARCA's) are warnings
+    c.definitions("agent_definitions", AGENT_TARGET_TYPES, "agent", ("type", "name"), open_vocabulary=True)
+    c.definitions("target_definitions", AGENT_TARGET_TYPES, "agent", ("type", "name"), open_vocabulary=True)
     c.definitions("authentication_info_definitions", AUTH_TYPES, "authentication")
     c.definitions("data_marking_definitions", MARKING_TYPES, "marking", ("type", "id", "created_by", "created"))
     auth = c.mapping("authentication_info_definitions")
@@ -347,6 +364,11 @@ def check_command(c: Checker, pointer: str, cmd: Any, defined: set[str]) -> None
         c.external_references(ptr_join(pointer, "external_references"), cmd["external_references"])
     for key in ("command", "content"):
         variable_refs(c, ptr_join(pointer, key), cmd.get(key), defined)
+    for key in ("command", "content", "description"):
+        text = cmd.get(key)
+        for name in sorted(set(VARIABLE_REF_RE.findall(text)) & c.secrets if isinstance(text, str) else ()):
+            c.warn(ptr_join(pointer, key), "secret", f"{name}:value holds an authentication secret; this command "
+                                                     "would send or log it (only headers may carry it)")
     if kind in _COMMAND_OR_B64 and "command" not in cmd and "command_b64" not in cmd:
         c.error(pointer, "command", f"{kind} command needs 'command' or 'command_b64'")
     elif kind in _B64_ONLY and "command_b64" not in cmd:

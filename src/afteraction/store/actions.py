@@ -32,7 +32,7 @@ from afteraction.store.action_links import (
     review_link,
 )
 from afteraction.store.db import Store
-from afteraction.store.schema import has_table
+from afteraction.store.schema import has_column, has_table
 
 STATUSES = ("open", "in_progress", "done", "wont_do")
 OPEN_STATUSES = ("open", "in_progress")
@@ -147,7 +147,10 @@ def _write(store: Store, statements: list[tuple[str, list[Any]]]) -> None:
 def _rows(store: Store, where: str = "", params: list[Any] | None = None, order: str = "id") -> list[ActionItemRecord]:
     if not has_table(store.con, "action_items"):
         return []
-    sql = f"SELECT {_COLUMNS} FROM action_items"  # noqa: S608 - fixed column names
+    # A read-only open of a version-4 store has no scope column yet: every item is then "general".
+    table = ("action_items" if has_column(store.con, "action_items", "scope")
+             else "(SELECT *, 'general' AS scope FROM action_items) AS action_items")
+    sql = f"SELECT {_COLUMNS} FROM {table}"  # noqa: S608 - fixed names
     if where:
         sql += " WHERE " + where
     sql += " ORDER BY " + order
@@ -322,12 +325,13 @@ def update_item(
 def close_item(
     store: Store, item_id: int, *, wont_do: bool = False, note: str | None = None, now: datetime | None = None,
 ) -> ActionItemRecord:
-    """Close an item as ``done`` (or ``wont_do``); closing it again the same way changes nothing."""
+    """Close an item as ``done`` (or ``wont_do``); closing it again the same way keeps its closing time and
+    only records a new ``note``, if one is given."""
     _writable(store)
     item = get_item(store, item_id)
     status = "wont_do" if wont_do else "done"
     if item.status == status:
-        return item
+        return item if note is None or note == item.note else update_item(store, item.id, note=note, now=now)
     return update_item(store, item.id, status=status, note=note, now=now)
 
 

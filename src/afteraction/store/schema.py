@@ -21,7 +21,7 @@ import duckdb
 
 from afteraction.errors import StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _EVIDENCE_TEXT_COLUMNS = (
     "key", "name", "verdict", "remediation_status", "remediation_details",
@@ -112,9 +112,11 @@ CREATE TABLE IF NOT EXISTS action_items (
     id BIGINT PRIMARY KEY, source VARCHAR, incident_id VARCHAR, what VARCHAR NOT NULL, why VARCHAR,
     owner VARCHAR, due DATE, status VARCHAR NOT NULL, priority VARCHAR NOT NULL, links VARCHAR[] NOT NULL,
     origin VARCHAR NOT NULL, suggestion_key VARCHAR UNIQUE, created TIMESTAMPTZ, updated TIMESTAMPTZ,
-    closed TIMESTAMPTZ, note VARCHAR, scope VARCHAR NOT NULL DEFAULT 'general'
+    closed TIMESTAMPTZ, note VARCHAR
 );
 """
+# Version 5: whether an item is about its own incident only (never "already known" elsewhere).
+_ACTION_ITEM_SCOPE = "ALTER TABLE action_items ADD COLUMN IF NOT EXISTS scope VARCHAR DEFAULT 'general'"
 
 _META_DDL = "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
 
@@ -133,11 +135,20 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         *_without_key("evidence", _EVIDENCE_DDL)),
     3: (_ANNOTATION_DDL,),
     4: (_ACTION_ITEM_DDL,),
+    5: (_ACTION_ITEM_SCOPE,),
 }
 
 DATA_TABLES = ("incidents", "alerts", "alert_techniques", "comments", "evidence")
 USER_TABLES = ("annotations", "action_items")  # written by analysts, never by ingest
 AUDIT_TABLES = ("ingest_runs", "ingest_files", "rejected_records")
+
+
+def has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    """Whether ``table`` has ``column`` (a read-only open of an older store may lack newer columns)."""
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?", [table, column]
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -68,8 +68,12 @@ class ReviewContext:
         from afteraction.store.actions import open_items_for, review_link
 
         found = open_items_for(self.store, techniques=techniques, links=links, exclude_incident=(source, incident_id))
+        # The rule open_items_for applies: a link matches a technique, its parent, or (for a parent seen here)
+        # one of its sub-techniques; never a sibling sub-technique.
         mine = {review_link(x) for x in links} | set(techniques) | {t.split(".")[0] for t in techniques}
-        return tuple(self._tracked(item, tuple(x for x in item.links if x in mine or x.split(".")[0] in mine))
+        parents_seen = {t for t in techniques if "." not in t}
+        return tuple(self._tracked(item, tuple(x for x in item.links
+                                               if x in mine or x.split(".")[0] in parents_seen))
                      for item in found)
 
     def tracked_items(self, source: str, incident_id: str) -> tuple[TrackedItem, ...]:

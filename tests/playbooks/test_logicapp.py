@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import copy
 import io
+import ipaddress
 import json
 import os
+import random
 import re
 import zipfile
 from datetime import UTC, datetime
@@ -24,6 +26,7 @@ import pytest
 from afteraction.analyze.review import ReviewContext, review
 from afteraction.attack import load_kb
 from afteraction.attack.kb import KnowledgeBase
+from afteraction.playbooks import logicapp, logicapp_actions
 from afteraction.playbooks.catalog import ACTIONS
 from afteraction.playbooks.derive import plan_for_review, plan_for_techniques, plan_for_type
 from afteraction.playbooks.logicapp import (
@@ -34,6 +37,13 @@ from afteraction.playbooks.logicapp import (
     logicapp_schemas,
     power_automate_package,
     workflow_definition,
+)
+from afteraction.playbooks.logicapp_actions import (
+    NON_PUBLIC_IP_PREFIXES,
+    READ_ONLY_ACTIONS,
+    is_public_address,
+    needs_approval,
+    public_ip_where,
 )
 from afteraction.playbooks.logicapp_schema import schema_text
 from afteraction.playbooks.model import PHASES, Plan, Target
@@ -174,8 +184,9 @@ def test_isolation_is_a_foreach_over_the_incident_hosts(plans: dict[str, Plan]) 
     assert hosts["inputs"]["path"] == "/entities/host"
     assert hosts["inputs"]["body"] == "@triggerBody()?['object']?['properties']?['relatedEntities']"
     assert hosts["runAfter"] == {}
-    loop = actions["Containment_isolate_device_Foreach"]
+    loop = actions["Containment_If_approved"]["actions"]["Containment_isolate_device_Foreach"]
     assert loop["type"] == "Foreach"
+    assert loop["runAfter"] == {}
     assert loop["foreach"] == "@coalesce(body('Entities_Get_Hosts')?['Hosts'], json('[]'))"
     http = loop["actions"]["Containment_isolate_device_Http"]
     assert http["type"] == "Http"
@@ -192,8 +203,12 @@ def test_isolation_is_a_foreach_over_the_incident_hosts(plans: dict[str, Plan]) 
     assert comment["inputs"]["path"] == "/Incidents/Comment"
     # one entities action per kind, however many steps use it
     assert sum(1 for a in actions.values() if a.get("inputs", {}).get("path") == "/entities/host") == 1
-    assert [n for n in actions if n.startswith("Entities_")] == [
+    assert [n for n in actions if n.startswith("Entities_Get_")] == [
         "Entities_Get_Hosts", "Entities_Get_Accounts", "Entities_Get_IPs", "Entities_Get_FileHashes"]
+    listed = actions["Entities_List_Hosts"]
+    assert listed["type"] == "Select"
+    assert listed["runAfter"] == {"Entities_Get_Hosts": ["Succeeded"]}
+    assert listed["inputs"]["select"] == "@coalesce(item()?['HostName'], item()?['additionalData']?['MdatpDeviceId'])"
 
 
 def test_graph_and_indicator_requests(plans: dict[str, Plan]) -> None:
@@ -249,6 +264,220 @@ def test_conditions_become_one_approval_and_yes_no_branches(plans: dict[str, Pla
     assert later["expression"]["and"][0]["equals"][0] == "@body('Approval_credentials_entered')?['SelectedOption']"
 
 
+def gates(actions: dict[str, Any], path: tuple[tuple[str, dict[str, Any]], ...] = ()
+          ) -> list[tuple[str, dict[str, Any], tuple[tuple[str, dict[str, Any]], ...]]]:
+    """Every action with the chain of actions that enclose it (outermost first)."""
+    out = []
+    for name, action in actions.items():
+        out.append((name, action, path))
+        inner = (*path, (name, action))
+        out.extend(gates(action.get("actions", {}), inner))
+        out.extend(gates(action.get("else", {}).get("actions", {}), inner))
+    return out
+
+
+def approval_of(if_action: dict[str, Any]) -> tuple[str, str]:
+    """The approval action an If tests and the answer it runs on."""
+    (test,) = if_action["expression"]["and"]
+    left, answer = test["equals"]
+    match = re.fullmatch(r"@body\('([A-Za-z0-9_]+)'\)\?\['SelectedOption'\]", left)
+    assert match, left
+    return match.group(1), answer
+
+
+def test_every_change_waits_for_an_approval(plans: dict[str, Plan]) -> None:
+    """Walk every definition: each Http action that is not a read-only GET sits inside an If on an answer."""
+    for key, plan in plans.items():
+        d = workflow_definition(plan)
+        actions = top(d)
+        checked = 0
+        for name, action, path in gates(actions):
+            if action["type"] != "Http":
+                continue
+            assert action["inputs"]["method"] != "GET", (key, name)  # no read-only call is automated today
+            ifs = [(n, a) for n, a in path if a["type"] == "If"]
+            assert ifs, (key, name)  # inside an If ...
+            if_name, gate = ifs[0]
+            assert if_name in actions, (key, name)  # ... at the top level ...
+            approval, answer = approval_of(gate)
+            message = actions[approval]["inputs"]["body"]["Message"]  # ... on an approval e-mail's answer
+            assert actions[approval]["inputs"]["path"] == "/approvalmail/$subscriptions"
+            assert answer in message["Options"].split(", "), (key, name)
+            assert answer in ("Approve", "Yes", "No")
+            assert message["Options"] == ("Approve, Reject" if answer == "Approve" else "Yes, No")
+            assert approval in reaches(actions, if_name), (key, name)
+            assert gate["else"] == {"actions": {}}  # another answer runs nothing
+            checked += 1
+        automated = [s for s in plan.steps if needs_approval(s)]
+        assert checked == len(automated), key  # one Http per automated step
+        if checked:
+            assert "ApproverEmail" in d["parameters"], key
+
+
+def test_one_approval_per_phase_lists_steps_and_entities(plans: dict[str, Plan]) -> None:
+    plan = plans["ransomware"]
+    actions = top(workflow_definition(plan))
+    approval = actions["Approval_Containment"]
+    message = approval["inputs"]["body"]["Message"]
+    assert message["Options"] == "Approve, Reject"
+    assert message["To"] == "@parameters('ApproverEmail')"
+    assert message["Subject"] == ("Sentinel incident @{triggerBody()?['object']?['properties']?['incidentNumber']}: "
+                                  "approve the containment actions of Remediation playbook for ransomware incidents")
+    body = message["Body"]
+    gated = [s for s in plan.phase_steps("containment") if needs_approval(s) and s.condition is None]
+    assert {s.action for s in gated} == {"isolate_device", "collect_investigation_package", "restrict_app_execution",
+                                         "block_ip", "quarantine_file"}
+    for step in gated:
+        assert f"<b>{step.title}</b>" in body
+    for kind in ("Hosts", "IPs", "FileHashes"):  # the entities, read at run time and HTML-escaped
+        assert (f"<code>@{{replace(replace(replace(string(join(body('Entities_List_{kind}'), ', ')), '&', '&amp;'), "
+                "'<', '&lt;'), '>', '&gt;')}</code>") in body
+    assert "public Ip entities of @{length(coalesce(body('Entities_Get_IPs')?['IPs'], json('[]')))}" in body
+    assert "Disable the account" not in body  # it has its own question: not asked twice
+    gate = actions["Containment_If_approved"]
+    assert gate["runAfter"] == {"Approval_Containment": ["Succeeded"]}
+    assert approval_of(gate) == ("Approval_Containment", "Approve")
+    assert sorted(gate["actions"]) == sorted(f"Containment_{s.action}_Foreach" for s in gated)
+    assert list(actions["Containment_If_account_still_misused_Yes"]["actions"]) == [
+        "Containment_disable_account_Foreach"]
+    question = actions["Approval_account_still_misused"]["inputs"]["body"]["Message"]["Body"]
+    assert "join(body('Entities_List_Accounts'), ', ')" in question  # the question lists the accounts too
+    assert "Approval_Recovery" not in actions  # release_isolation is approved by its question
+    summary = actions["Summary_comment"]["inputs"]["body"]["message"]
+    assert "actions('Approval_Containment')?['outputs']?['body']?['SelectedOption'], 'no answer'" in summary
+    assert "private or reserved skipped" in summary
+    # phishing: URLs are not filtered, but listed for approval; the domain step keeps its own question
+    phishing = top(workflow_definition(plans["phishing"]))
+    body = phishing["Approval_Containment"]["inputs"]["body"]["Message"]["Body"]
+    assert "join(body('Entities_List_URLs'), ', ')" in body
+    assert "Block the domains" not in body
+    urls = "@coalesce(body('Entities_Get_URLs')?['URLs'], json('[]'))"
+    assert phishing["Entities_List_URLs"]["inputs"]["from"] == urls
+    assert not any(a["type"] == "Query" for a in phishing.values())
+    assert list(phishing["Containment_If_approved"]["actions"]) == ["Containment_block_url_Foreach"]
+
+
+def test_read_only_steps_are_not_gated(plans: dict[str, Plan], monkeypatch: pytest.MonkeyPatch) -> None:
+    assert frozenset({"review_inbox_rules"}) == READ_ONLY_ACTIONS
+    for name in READ_ONLY_ACTIONS:
+        api = ACTIONS[name].api
+        assert api is not None
+        assert api.method == "GET"
+    bec = plans["business_email_compromise"]
+    inbox = next(s for s in bec.steps if s.action == "review_inbox_rules")
+    assert not needs_approval(inbox)
+    assert "Eradication_review_inbox_rules_Comment" in top(workflow_definition(bec))  # not inside an If
+    assert all(needs_approval(s) for p in plans.values() for s in p.steps
+               if ACTIONS[s.action].api is not None and logicapp_actions.step_source(s) is not None)
+    # the rule is the frozenset: an automated step named read-only runs at once, outside any approval
+    monkeypatch.setattr(logicapp_actions, "READ_ONLY_ACTIONS", frozenset({"run_av_scan"}))
+    monkeypatch.setattr(logicapp, "READ_ONLY_ACTIONS", frozenset({"run_av_scan"}))
+    actions = top(workflow_definition(plans["malware"]))
+    assert actions["Eradication_run_av_scan_Foreach"]["type"] == "Foreach"
+    assert "Approval_Eradication" not in actions
+    assert "Approval_Containment" in actions
+
+
+def wdl_eval(expression: str, item: dict[str, Any], parameters: dict[str, Any]) -> Any:
+    """Evaluate the few WDL functions the IP filter uses, to test the generated condition itself."""
+    tokens = re.findall(r"'(?:[^']|'')*'|\d+|[A-Za-z]+|[()\[\],?]", expression.removeprefix("@"))
+    pos = 0
+
+    def take_token() -> str:
+        nonlocal pos
+        pos += 1
+        return tokens[pos - 1]
+
+    functions = {
+        "not": lambda x: not x, "or": lambda *xs: any(xs), "toLower": str.lower, "trim": str.strip,
+        "string": lambda x: "" if x is None else str(x), "take": lambda x, n: x[:n],
+        "contains": lambda c, v: v in c, "parameters": lambda n: parameters[n], "item": lambda: item,
+    }
+
+    def value() -> Any:
+        token = take_token()
+        if token.startswith("'"):
+            return token[1:-1].replace("''", "'")
+        if token.isdigit():
+            return int(token)
+        assert take_token() == "("
+        args = []
+        while tokens[pos] != ")":
+            args.append(value())
+            if tokens[pos] == ",":
+                take_token()
+        take_token()
+        result = functions[token](*args)
+        while pos < len(tokens) and tokens[pos] in ("?", "["):
+            if tokens[pos] == "?":
+                take_token()
+            assert take_token() == "["
+            result = (result or {}).get(value())
+            assert take_token() == "]"
+        return result
+
+    result = value()
+    assert pos == len(tokens)
+    return result
+
+
+#: Sample addresses: True = public (an indicator may be created), False = dropped by the filter.
+SAMPLE_ADDRESSES = {
+    "8.8.8.8": True, "1.1.1.1": True, "52.96.1.10": True, "11.0.0.1": True, "101.1.1.1": True, "100.63.0.1": True,
+    "100.128.0.1": True, "172.15.255.1": True, "172.32.0.1": True, "169.255.0.1": True, "192.169.0.1": True,
+    "198.20.0.1": True, "223.255.255.1": True, " 9.9.9.9 ": True, "2001:4860:4860::8888": True,
+    "2606:4700:4700::1111": True, "2a00:1450::1": True,
+    "10.1.2.3": False, "127.0.0.1": False, "169.254.169.254": False, "172.16.0.1": False, "172.31.255.254": False,
+    "192.168.1.10": False, "100.64.0.1": False, "100.127.255.254": False, "0.0.0.0": False, "224.0.0.251": False,
+    "239.255.255.250": False, "240.0.0.1": False, "255.255.255.255": False, "192.0.2.10": False,
+    "198.51.100.7": False, "203.0.113.9": False, "198.18.0.1": False, "198.19.255.1": False, "::1": False,
+    "::": False, "fe80::1": False, "FE80::AbCd": False, "febf::1": False, "fc00::1": False, "fd12:3456::1": False,
+    "ff02::1": False, "2001:db8::1": False, "::ffff:10.0.0.1": False,
+}
+
+
+def python_public(address: str) -> bool:
+    """The reference: ``ipaddress`` says global, and not multicast."""
+    ip = ipaddress.ip_address(address.strip())
+    return ip.is_global and not ip.is_multicast
+
+
+def test_ip_filter_runs_before_block_ip(plans: dict[str, Plan]) -> None:
+    d = workflow_definition(plans["identity_compromise"])
+    actions = top(d)
+    query = actions["Entities_Public_IPs"]
+    assert query["type"] == "Query"
+    assert query["runAfter"] == {"Entities_Get_IPs": ["Succeeded"]}
+    assert query["inputs"]["from"] == "@coalesce(body('Entities_Get_IPs')?['IPs'], json('[]'))"
+    assert query["inputs"]["where"] == public_ip_where()
+    assert d["parameters"]["NonPublicIpPrefixes"] == {"defaultValue": list(NON_PUBLIC_IP_PREFIXES), "type": "Array"}
+    loop = actions["Containment_If_approved"]["actions"]["Containment_block_ip_Foreach"]
+    assert loop["foreach"] == "@body('Entities_Public_IPs')"  # only the public addresses are blocked
+    assert "Entities_Public_IPs" in reaches(actions, "Containment_If_approved")
+    assert actions["Entities_List_IPs"]["inputs"]["from"] == "@body('Entities_Public_IPs')"  # what is approved
+    assert "NonPublicIpPrefixes" not in workflow_definition(plans["malware"])["parameters"]  # no IP step
+
+
+def test_ip_filter_matches_ipaddress(plans: dict[str, Plan]) -> None:
+    where = top(workflow_definition(plans["ransomware"]))["Entities_Public_IPs"]["inputs"]["where"]
+    parameters = {"NonPublicIpPrefixes": list(NON_PUBLIC_IP_PREFIXES)}
+    for address, public in SAMPLE_ADDRESSES.items():
+        assert python_public(address) is public, address  # the table agrees with ipaddress
+        assert is_public_address(address) is public, address
+        assert wdl_eval(where, {"Address": address}, parameters) is public, address
+    assert wdl_eval(where, {}, parameters) is True  # no address: kept, the API call fails and the summary shows it
+    rng = random.Random(7)
+    for _ in range(20_000):
+        address = str(ipaddress.IPv4Address(rng.getrandbits(32)))
+        if address.startswith("192.0.0."):  # IETF assignments: ipaddress drops a few single addresses, we keep
+            continue
+        assert is_public_address(address) is python_public(address), address
+    for address in ("10.0.0.1", "8.8.8.8", "fe80::1", "2001:4860::1"):
+        assert wdl_eval(where, {"Address": address}, parameters) is is_public_address(address)
+    own = {"NonPublicIpPrefixes": [*NON_PUBLIC_IP_PREFIXES, "52.96.1."]}  # a team adds its own public range
+    assert wdl_eval(where, {"Address": "52.96.1.10"}, own) is False
+
+
 def test_manual_steps_become_incident_comments(plans: dict[str, Plan]) -> None:
     every = all_actions(top(workflow_definition(plans["business_email_compromise"])))
     payments = every["Eradication_stop_payments_Comment"]
@@ -281,16 +510,22 @@ def test_phases_run_in_order_and_the_summary_runs_last(plans: dict[str, Plan]) -
     d = workflow_definition(plan)
     actions = top(d)
     containment = {step_action(d, step.key) for step in plan.phase_steps("containment")}
-    assert {"Containment_isolate_device_Foreach", "Containment_If_account_still_misused_Yes"} <= containment
-    assert actions["Eradication_run_av_scan_Foreach"]["runAfter"] == dict.fromkeys(sorted(containment), ALL)
+    assert containment == {"Containment_If_approved", "Containment_If_account_still_misused_Yes"}
+    assert actions["Approval_Eradication"]["runAfter"] == dict.fromkeys(sorted(containment), ALL)
+    assert list(actions["Eradication_If_approved"]["actions"]) == ["Eradication_run_av_scan_Foreach"]
     assert actions["Eradication_reset_password_Comment"]["runAfter"] == \
-        actions["Eradication_run_av_scan_Foreach"]["runAfter"]  # same phase: parallel
+        actions["Approval_Eradication"]["runAfter"]  # same phase: parallel
     assert actions["Summary_comment"]["runAfter"] == {"Hardening_enable_asr_rules_Comment": ALL}
     summary = actions["Summary_comment"]["inputs"]["body"]["message"]
     assert "@{actions('Containment_isolate_device_Foreach')?['status']}" in summary
     variables = {step.condition.variable for step in plan.steps if step.condition}
     assert variables == {"account_still_misused", "device_clean", "backups_intact"}
-    assert summary.count("<tr>") == 1 + len(plan.steps) + len(variables)  # header, steps, approvals
+    phase_approvals = [n for n in actions if n in ("Approval_Containment", "Approval_Eradication")]
+    assert len(phase_approvals) == 2  # recovery's only API step has its own question; hardening has none
+    assert "Approval_Recovery" not in actions
+    assert "Approval_Hardening" not in actions
+    # header, steps, questions, phase approvals
+    assert summary.count("<tr>") == 1 + len(plan.steps) + len(variables) + len(phase_approvals)
 
 
 def test_plan_targets_are_context_not_inputs(plans: dict[str, Plan]) -> None:
@@ -373,6 +608,10 @@ def test_hostile_plan_text_stays_text(plans: dict[str, Plan]) -> None:
     html += [a["inputs"]["body"]["Message"]["Body"] for a in top(definition).values()
              if a.get("inputs", {}).get("path") == "/approvalmail/$subscriptions"]
     assert len(html) > len(plan.steps)
+    phase_approval = top(definition)["Approval_Containment"]["inputs"]["body"]["Message"]
+    assert "&lt;script&gt;" in phase_approval["Body"]  # the plan name, escaped, in the phase approval too
+    assert "&#64;{body(&#x27;EVIL&#x27;)} Isolate the device" in phase_approval["Body"]  # a step title
+    assert phase_approval["Subject"].count("@@") >= 2  # plan text in the subject is a literal
     for text in html:
         assert "<script" not in text, text
         assert "<img" not in text, text
@@ -416,11 +655,11 @@ def test_check_workflow_finds_dangling_references_cycles_and_connections(plans: 
     assert check_workflow(dangling) == [
         "actions/Summary_comment: runAfter names 'Nowhere', not an action of the same scope"]
     nested = copy.deepcopy(d)  # a nested action may not run after a top-level one
-    nested["actions"]["Containment_isolate_device_Foreach"]["actions"]["Containment_isolate_device_Http"][
-        "runAfter"] = {"Entities_Get_Hosts": ["Succeeded"]}
+    nested["actions"]["Containment_If_approved"]["actions"]["Containment_isolate_device_Foreach"]["actions"][
+        "Containment_isolate_device_Http"]["runAfter"] = {"Entities_Get_Hosts": ["Succeeded"]}
     assert check_workflow(nested) == [
-        "actions/Containment_isolate_device_Foreach/Containment_isolate_device_Http: runAfter names "
-        "'Entities_Get_Hosts', not an action of the same scope"]
+        "actions/Containment_If_approved/Containment_isolate_device_Foreach/Containment_isolate_device_Http: "
+        "runAfter names 'Entities_Get_Hosts', not an action of the same scope"]
     cycle = copy.deepcopy(d)
     cycle["actions"]["Entities_Get_Hosts"]["runAfter"] = {"Summary_comment": ["Succeeded"]}
     problems = check_workflow(cycle)
@@ -449,7 +688,9 @@ def test_schemas_reject_broken_definitions(plans: dict[str, Plan]) -> None:
         (lambda x: x.pop("triggers"), "'triggers' is a required property"),
         (lambda x: x["actions"].__setitem__("Bad-Name", x["actions"]["Summary_comment"]), "does not match"),
         (lambda x: x["actions"]["Summary_comment"].pop("inputs"), "'inputs' is a required property"),
-        (lambda x: x["actions"]["Containment_isolate_device_Foreach"].pop("foreach"), "'foreach' is a required"),
+        (lambda x: x["actions"]["Containment_If_approved"]["actions"]["Containment_isolate_device_Foreach"].pop(
+            "foreach"), "'foreach' is a required"),
+        (lambda x: x["actions"]["Entities_List_Hosts"]["inputs"].pop("select"), "'select' is a required"),
         (lambda x: x["actions"]["Summary_comment"]["runAfter"].__setitem__("Entities_Get_Hosts", ["Done"]),
          "'Done' is not one of"),
     ):

@@ -39,7 +39,7 @@ def phishing(kb: KnowledgeBase) -> Plan:
 
 @pytest.fixture(scope="module")
 def techniques(kb: KnowledgeBase) -> Plan:
-    return plan_for_techniques(["T1566.001", "T1059.001", "T1486"], kb)
+    return plan_for_techniques(["T1566.001", "T1059.001", "T1486", "T1078"], kb)
 
 
 def with_targets(plan: Plan, action: str, *targets: Target) -> Plan:
@@ -247,13 +247,13 @@ def test_permissions_grouped_by_service(techniques: Plan, phishing: Plan) -> Non
     assert "- **Microsoft Defender for Endpoint API** (`https://api.securitycenter.microsoft.com`)" in before
     assert "- **Microsoft Graph** (`https://graph.microsoft.com`)" in before
     assert "  - `Machine.Isolate`: step 1" in before
-    assert "`SecurityAnalyzedMessage.ReadWrite.All`" in before
+    assert "`User.RevokeSessions.All`" in before
     assert "`Machine.Scan`" in before
     assert before.count("**Microsoft Graph**") == 1
     html = render_runbook_html(phishing)
     start = html.split('id="start"')[1].split("</section>")[0]
     for permission in ("User.RevokeSessions.All", "Ti.ReadWrite", "Policy.ReadWrite.ConditionalAccess",
-                       "SecurityAnalyzedMessage.ReadWrite.All", "MailboxSettings.Read"):
+                       "MailboxSettings.Read"):
         assert f"<code>{permission}</code>" in start
     assert start.count("<code>Ti.ReadWrite</code>") == 1  # URL and domain blocking share the permission
 

@@ -4,6 +4,11 @@ Every string that comes from a plan is attacker-influenced (incident titles, ent
 that starts with ``@`` is an expression and ``@{`` interpolates anywhere, so plan text goes through
 :func:`literal` (``@`` becomes ``@@``) or, in HTML comment and e-mail bodies, :func:`html_text` (escaped
 HTML, ``@`` as ``&#64;``). Expressions are only ever written by this module.
+
+The gating rule (:data:`READ_ONLY_ACTIONS`, :func:`needs_approval`): every automated step whose API call changes
+something waits for a person's approval; only the catalog actions named read-only run on their own. The IP
+filter is data (:data:`NON_PUBLIC_IP_PREFIXES`): :func:`public_ip_where` writes it as a WDL condition and
+:func:`is_public_address` is the same rule in Python.
 """
 
 from __future__ import annotations
@@ -27,6 +32,43 @@ INCIDENT_NUMBER = "triggerBody()?['object']?['properties']?['incidentNumber']"
 INCIDENT_URL = "triggerBody()?['object']?['properties']?['incidentUrl']"
 RELATED_ENTITIES = "@triggerBody()?['object']?['properties']?['relatedEntities']"
 APPROVER_PARAMETER = "ApproverEmail"
+#: The answers of a phase's approval e-mail; only ``APPROVE`` runs the phase's automated steps.
+APPROVE, REJECT = "Approve", "Reject"
+
+#: The gating rule. Every step the playbook automates calls an API on each entity of the triggering incident,
+#: and Sentinel entities carry no verdict: a domain controller, a file server, a victim's address or a benign
+#: tool's hash is an entity too. So every automated step runs only after a person approves it (one e-mail per
+#: phase, or the step's own question), except the catalog actions named here, whose API call only reads.
+#: Collecting an investigation package and an antivirus scan change nothing on the device's data, but they act
+#: on every host (servers included) and load them, so they are gated like the rest.
+READ_ONLY_ACTIONS: frozenset[str] = frozenset({"review_inbox_rules"})  # GET .../messageRules
+
+#: The IP filter: an IP entity whose address (trimmed, lower case) starts with one of these prefixes is dropped
+#: before any step acts on IPs, so no indicator is created for a private, loopback, link-local, shared
+#: (carrier-grade NAT), documentation, benchmarking, multicast or reserved address. IPv4 prefixes end with a
+#: dot; IPv6 ones are matched on the text, so they err towards skipping ("fc" also matches the short form
+#: "fc::1"). The workflow carries the list as its parameter ``NonPublicIpPrefixes`` (add your own public ranges
+#: there to protect them too).
+NON_PUBLIC_IP_PREFIXES: tuple[str, ...] = (
+    "0.",  # "this network" 0.0.0.0/8
+    "10.",  # private 10.0.0.0/8
+    *(f"100.{n}." for n in range(64, 128)),  # shared address space 100.64.0.0/10
+    "127.",  # loopback 127.0.0.0/8
+    "169.254.",  # link-local 169.254.0.0/16
+    *(f"172.{n}." for n in range(16, 32)),  # private 172.16.0.0/12
+    "192.0.2.", "198.51.100.", "203.0.113.",  # documentation
+    "192.168.",  # private 192.168.0.0/16
+    "198.18.", "198.19.",  # benchmarking 198.18.0.0/15
+    *(f"{n}." for n in range(224, 256)),  # multicast 224.0.0.0/4, reserved 240.0.0.0/4, broadcast
+    "::",  # IPv6 unspecified, loopback ::1, IPv4-mapped ::ffff:0:0/96
+    "fc", "fd",  # unique local fc00::/7
+    "fe8", "fe9", "fea", "feb",  # link-local fe80::/10
+    "ff",  # multicast ff00::/8
+    "2001:db8:", "2001:0db8:",  # documentation 2001:db8::/32
+)
+IP_PREFIX_PARAMETER = "NonPublicIpPrefixes"
+#: Prefix lengths the WDL condition checks (``take(address, n)``): every IPv4 prefix up to a whole address.
+IP_PREFIX_LENGTHS = range(1, 16)
 
 
 def literal(text: str) -> str:
@@ -80,6 +122,29 @@ class EntitySource:
     entity: str  # Sentinel entity type, for the template metadata
     value: str  # accessor after items('<loop>') giving the identifier the API takes
     label: str  # accessor giving what people read
+    public_only: bool = False  # drop private, loopback, link-local and reserved addresses (IP entities)
+
+    @property
+    def filter_action(self) -> str:
+        """The Filter array (``Query``) action keeping the public addresses, when ``public_only``."""
+        return self.action.replace("Entities_Get_", "Entities_Public_")
+
+    @property
+    def list_action(self) -> str:
+        """The Select action listing what people read of each entity the steps act on (for the approvals)."""
+        return self.action.replace("Entities_Get_", "Entities_List_")
+
+    @property
+    def items(self) -> str:
+        """The expression (without ``@``) of the entities the steps act on: the filtered list if any."""
+        if self.public_only:
+            return f"body('{self.filter_action}')"
+        return self.all_items
+
+    @property
+    def all_items(self) -> str:
+        """The expression (without ``@``) of every entity of this kind in the incident."""
+        return f"coalesce(body('{self.action}')?['{self.key}'], json('[]'))"
 
 
 #: Entity kinds the incident trigger supplies, in a fixed order (Sentinel connector ``azuresentinel``).
@@ -90,7 +155,7 @@ ENTITY_SOURCES: dict[str, EntitySource] = {
         EntitySource("user", "Entities_Get_Accounts", "Entities - Get Accounts", "/entities/account", "Accounts",
                      "Account", "", "?['Name']"),
         EntitySource("ip", "Entities_Get_IPs", "Entities - Get IPs", "/entities/ip", "IPs", "Ip", "?['Address']",
-                     "?['Address']"),
+                     "?['Address']", public_only=True),
         EntitySource("url", "Entities_Get_URLs", "Entities - Get URLs", "/entities/url", "URLs", "Url", "?['Url']",
                      "?['Url']"),
         EntitySource("domain", "Entities_Get_DNS", "Entities - Get DNS", "/entities/dnsresolution",
@@ -101,19 +166,76 @@ ENTITY_SOURCES: dict[str, EntitySource] = {
 }
 
 
-def item_value(source: EntitySource, loop: str) -> str:
-    """The expression (without ``@``) of the current item's identifier inside the Foreach ``loop``."""
-    item = f"items('{loop}')"
+def _value(source: EntitySource, item: str) -> str:
     if source.target_kind == "user":  # Entra object id, else the UPN the connector splits into Name and UPNSuffix
         return f"coalesce({item}?['AadUserId'], concat({item}?['Name'], '@', {item}?['UPNSuffix']))"
     return item + source.value
 
 
+def _label(source: EntitySource, item: str) -> str:
+    if source.target_kind == "user" or source.label == source.value:
+        return _value(source, item)
+    return f"coalesce({item}{source.label}, {_value(source, item)})"
+
+
+def item_value(source: EntitySource, loop: str) -> str:
+    """The expression (without ``@``) of the current item's identifier inside the Foreach ``loop``."""
+    return _value(source, f"items('{loop}')")
+
+
 def item_label(source: EntitySource, loop: str) -> str:
-    item = f"items('{loop}')"
-    if source.target_kind == "user":
-        return item_value(source, loop)
-    return f"coalesce({item}{source.label}, {item_value(source, loop)})"
+    return _label(source, f"items('{loop}')")
+
+
+def is_public_address(address: str, prefixes: tuple[str, ...] = NON_PUBLIC_IP_PREFIXES) -> bool:
+    """The IP filter's rule in Python: what :func:`public_ip_where` keeps (for tests and documentation)."""
+    text = address.strip().lower()
+    return not any(text[:n] in prefixes for n in IP_PREFIX_LENGTHS)
+
+
+def public_ip_where(item: str = "item()") -> str:
+    """The Filter array condition keeping the IP entities :func:`is_public_address` keeps.
+
+    WDL has no loop inside an expression, so "starts with one of the prefixes" is written as "the address's
+    first n characters are in the prefix list", for each n a prefix can have (``take`` never fails on a
+    shorter string).
+    """
+    address = f"toLower(trim(string({item}?['Address'])))"
+    tests = [f"contains(parameters('{IP_PREFIX_PARAMETER}'), take({address}, {n}))" for n in IP_PREFIX_LENGTHS]
+    return f"@not(or({', '.join(tests)}))"
+
+
+def needs_approval(step: PlanStep) -> bool:
+    """The gating rule: the step calls an API on the incident's entities, and that call changes something."""
+    return step_source(step) is not None and step.action not in READ_ONLY_ACTIONS
+
+
+def entity_actions(source: EntitySource) -> list[tuple[str, dict[str, Any]]]:
+    """The actions reading one kind of entity: Entities - Get, the IP filter if any, the list for approvals."""
+    get: dict[str, Any] = {
+        "type": "ApiConnection", "runAfter": {},
+        "inputs": {"host": connection("azuresentinel"), "method": "post", "path": source.path,
+                   "body": RELATED_ENTITIES}}
+    out = [(source.action, get)]
+    if source.public_only:
+        out.append((source.filter_action, {"type": "Query", "runAfter": run_after([source.action], ("Succeeded",)),
+                                           "inputs": {"from": f"@{source.all_items}",
+                                                      "where": public_ip_where()}}))
+    out.append((source.list_action, {"type": "Select", "runAfter": run_after([out[-1][0]], ("Succeeded",)),
+                                     "inputs": {"from": f"@{source.items}",
+                                                "select": f"@{_label(source, 'item()')}"}}))
+    return out
+
+
+def entities_html(source: EntitySource) -> str:
+    """HTML (a WDL string) counting and naming the entities a step acts on; values escaped at run time."""
+    listed = f"body('{source.list_action}')"
+    joined = f"join({listed}, ', ')"
+    names = f"<code>@{{{html_expr(joined)}}}</code>"
+    if source.public_only:
+        return (f"@{{length({listed})}} public {source.entity} entities of @{{length({source.all_items})}} "
+                f"(private, loopback, link-local and reserved addresses are skipped): {names}")
+    return f"@{{length({listed})}} {source.entity} entities: {names}"
 
 
 def file_indicator_type(loop: str) -> str:
@@ -129,13 +251,6 @@ def connection(name: str) -> dict[str, Any]:
 def run_after(predecessors: list[str] | tuple[str, ...], statuses: tuple[str, ...] = ALL_STATUSES
               ) -> dict[str, list[str]]:
     return {name: list(statuses) for name in sorted(predecessors)}
-
-
-def entities_action(source: EntitySource) -> dict[str, Any]:
-    """The connector action listing the triggering incident's entities of one kind."""
-    return {"type": "ApiConnection", "runAfter": {},
-            "inputs": {"host": connection("azuresentinel"), "method": "post", "path": source.path,
-                       "body": RELATED_ENTITIES}}
 
 
 def comment_action(message_html: str, after: dict[str, list[str]]) -> dict[str, Any]:
@@ -196,20 +311,21 @@ def http_foreach(api: ApiCall, source: EntitySource, names: tuple[str, str, str]
     message = (f"<p>{title}: <code>@{{{html_expr(item_label(source, loop))}}}</code> &mdash; HTTP "
                f"@{{outputs('{http}')?['statusCode']}}.</p>{note}")
     return {"type": "Foreach", "runAfter": after,
-            "foreach": f"@coalesce(body('{source.action}')?['{source.key}'], json('[]'))",
+            "foreach": f"@{source.items}",
             "actions": {
                 http: {"type": "Http", "runAfter": {}, "inputs": inputs},
                 item_comment: comment_action(message, run_after([http])),
             }}
 
 
-def approval_action(subject: str, body_html: str, after: dict[str, list[str]]) -> dict[str, Any]:
-    """Office 365 Outlook "Send approval email" (Yes / No) to the workflow's approver."""
+def approval_action(subject: str, body_html: str, after: dict[str, list[str]], options: str = "Yes, No"
+                    ) -> dict[str, Any]:
+    """Office 365 Outlook "Send approval email" (``options``: Yes / No, or Approve / Reject) to the approver."""
     return {"type": "ApiConnectionWebhook", "runAfter": after,
             "inputs": {"host": connection("office365"), "path": "/approvalmail/$subscriptions",
                        "body": {"NotificationUrl": "@{listCallbackUrl()}",
                                 "Message": {"To": f"@parameters('{APPROVER_PARAMETER}')", "Subject": subject,
-                                            "Options": "Yes, No", "Body": body_html, "Importance": "High",
+                                            "Options": options, "Body": body_html, "Importance": "High",
                                             "HideHTMLMessage": False, "ShowHTMLConfirmationDialog": False}}}}
 
 
@@ -277,10 +393,16 @@ def default_playbook_name(plan: Plan) -> str:
 
 __all__ = [
     "ALL_STATUSES",
+    "APPROVE",
     "APPROVER_PARAMETER",
     "ENTITY_SOURCES",
     "INCIDENT_NUMBER",
     "INCIDENT_URL",
+    "IP_PREFIX_LENGTHS",
+    "IP_PREFIX_PARAMETER",
+    "NON_PUBLIC_IP_PREFIXES",
+    "READ_ONLY_ACTIONS",
+    "REJECT",
     "EntitySource",
     "Names",
     "action_name",
@@ -289,14 +411,18 @@ __all__ = [
     "comment_action",
     "connections_used",
     "default_playbook_name",
-    "entities_action",
+    "entities_html",
+    "entity_actions",
     "has_targets_placeholder",
     "html_expr",
     "html_text",
     "http_foreach",
     "if_action",
+    "is_public_address",
     "literal",
+    "needs_approval",
     "permissions",
+    "public_ip_where",
     "run_after",
     "step_source",
 ]

@@ -23,7 +23,7 @@ ARM_SCHEMA_FILE = "logicapp-arm.schema.json"
 NAME_PATTERN = "^[A-Za-z0-9_]+$"
 STATUSES = ("Succeeded", "Failed", "Skipped", "TimedOut")
 ACTION_TYPES = ("ApiConnection", "ApiConnectionWebhook", "Compose", "Foreach", "Http", "If", "InitializeVariable",
-                "ParseJson", "Scope", "SetVariable", "Switch")
+                "ParseJson", "Query", "Scope", "Select", "SetVariable", "Switch")
 _NESTED = ("Foreach", "If", "Scope", "Switch")
 _CONNECTION = re.compile(r"^@parameters\('\$connections'\)\['([^']+)'\]")
 
@@ -95,6 +95,10 @@ def _workflow_defs() -> dict[str, Any]:
                  "then": {"properties": {"inputs": {"required": ["host", "path"]}}}},
                 {"if": {"properties": {"type": {"const": "Http"}}},
                  "then": {"properties": {"inputs": {"required": ["method", "uri"]}}}},
+                {"if": {"properties": {"type": {"const": "Query"}}},
+                 "then": {"properties": {"inputs": {"required": ["from", "where"]}}}},
+                {"if": {"properties": {"type": {"const": "Select"}}},
+                 "then": {"properties": {"inputs": {"required": ["from", "select"]}}}},
             ],
         },
     }

@@ -6,12 +6,13 @@ automation, comment-derived signals, its day, week and month, and 64-bit hashes 
 keys (``ak``, ``ik``) for fast joins and distinct counts. ``aa_program_techniques`` has one row per
 (alert, technique) of those alerts, with the alert's ``ak``. ``aa_program_incidents`` has one row per
 incident whose first alert came before the end of the period (backlog needs the old ones too): its times
-(first activity, first alert, acknowledged, resolved), severity, status, classification, and one flag per
-signal the incident-type classifier weighs; ``aa_program_incident_types`` gives each its type, classified
-once per distinct combination of flags (:func:`incident_types`). Trends, skills and process read these
-tables, so the store's wide tables are scanned about once per period (process still reads incidents
-itself). The expressions are Ibis (compiled once per code version, ``analyze.queries``); the period is a
-one-row table, so the compiled SQL does not depend on the dates.
+(first activity, first alert, acknowledged, resolved), severity, status, classification, and a bitmask
+(``signals``) of the signals the incident-type classifier weighs; ``aa_program_incident_types`` gives
+each its type, classified once per distinct combination of flags (:func:`incident_types`). Trends, skills
+and process read these tables, so the store's wide tables are scanned about once per period.
+``aa_program_first_seen`` holds the techniques first seen (in the whole store) in the period, for trends
+and skills. The expressions are Ibis (compiled once per code version, ``analyze.queries``); the period is
+a one-row table, so the compiled SQL does not depend on the dates.
 
 Signals Graph does not record as fields are read from comments, case-insensitively, on the alert or its
 incident: ``reclassified`` when one says the classification changed (``classification changed``,
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 import ibis
+import ibis.expr.datatypes as dt
 
 from afteraction.analyze.queries import compiled_sql
 
@@ -41,6 +43,7 @@ TECHNIQUES_TABLE = "aa_program_techniques"
 INCIDENTS_TABLE = "aa_program_incidents"
 TYPES_TABLE = "aa_program_incident_types"
 COMMENTS_TABLE = "aa_program_comments"
+FIRST_SEEN_TABLE = "aa_program_first_seen"
 #: lower-cased phrases that mark a comment as saying the classification changed, or the record was reopened
 RECLASSIFIED = ("classification changed", "reclassif")
 REOPENED = ("reopen",)
@@ -49,6 +52,18 @@ AUTOMATION_STATES = ("successfullyRemediated", "partiallyRemediated")
 #: technique statuses that count (``invalid`` ids are not techniques)
 COUNTED_STATUSES = ("active", "revoked", "unknown", "deprecated")
 _SEP = chr(31)
+
+
+@ibis.udf.scalar.builtin(name="epoch_us")
+def _epoch_us(t: dt.Timestamp(timezone="UTC")) -> dt.int64:  # type: ignore[empty-body, valid-type]
+    """DuckDB's microseconds since the epoch (the stored instant, no calendar)."""
+
+
+def epoch_seconds(t: Any) -> Any:
+    """Seconds since the epoch as a double: the value Ibis's ``t.epoch_seconds()`` gives on DuckDB
+    (``EPOCH(CAST(t AS TIMESTAMP))`` in the store's UTC session, checked equal on every stored time), without
+    the cast through the ICU calendar, which costs about 0.2 s per million rows."""
+    return _epoch_us(t) / 1_000_000
 
 
 def period_comments(con: Any) -> Any:
@@ -87,6 +102,23 @@ def period_alerts(con: Any) -> Any:
         "source_right", "alert_id")
     a = a.left_join(by_incident, [a.source == by_incident.source, a.incident_id == by_incident.incident_id]
                     ).drop("source_right", "incident_id_right")
+    # Truncating a TIMESTAMPTZ goes through the ICU calendar, slow row by row: the buckets are computed once per
+    # hour of alerts (every bucket boundary is on the hour, UTC) and joined back. An hour whose first and last
+    # alert fall in different buckets (which cannot happen) is truncated row by row.
+    hour = _epoch_us(a.created) // 3_600_000_000
+    a = a.mutate(hour=hour)
+    hours = a.group_by("hour").aggregate(lo=a.created.min(), hi=a.created.max())
+    calendar = {}
+    for name, unit in (("day", "D"), ("week", "W"), ("month", "M")):
+        calendar[f"{name}_lo"] = hours.lo.truncate(unit)
+        calendar[f"{name}_hi"] = hours.hi.truncate(unit)
+    hours = hours.select("hour", **calendar)
+    a = a.left_join(hours, a.hour == hours.hour).drop("hour_right")
+
+    def bucket(name: str, unit: str) -> Any:
+        lo = a[f"{name}_lo"]
+        return ibis.ifelse(lo == a[f"{name}_hi"], lo, a.created.truncate(unit))
+
     source_name = a.detection_source.fill_null(a.service_source).fill_null("unknown")
     ack = ibis.least(a.alert_ack, a.incident_ack).fill_null(a.alert_ack).fill_null(a.incident_ack)
     return a.select(
@@ -94,16 +126,14 @@ def period_alerts(con: Any) -> Any:
         created=a.created, resolved=a.resolved, acknowledged=ack,
         severity=a.severity.fill_null("unknown"), status=a.status.fill_null("unknown"),
         classification=a.classification, determination=a.determination,
-        service_source=a.service_source.fill_null("unknown"), detection_source=a.detection_source.fill_null("unknown"),
-        source_name=source_name, detector_id=a.detector_id.fill_null(""),
-        assigned_to=a.assigned_to, investigation_state=a.investigation_state,
+        source_name=source_name, detector_id=a.detector_id.fill_null(""), assigned_to=a.assigned_to,
         automated=a.investigation_state.isin(list(AUTOMATION_STATES)).fill_null(False)
         | (a.assigned_to.lower() == "automation").fill_null(False),
         reclassified=a.alert_reclassified.fill_null(False) | a.incident_reclassified.fill_null(False),
         reopened=a.alert_reopened.fill_null(False) | a.incident_reopened.fill_null(False),
         # a comment names a false-positive verdict (with ``reclassified``: a false positive later reclassified)
         false_positive_mentioned=a.alert_fp.fill_null(False) | a.incident_fp.fill_null(False),
-        day=a.created.truncate("D"), week=a.created.truncate("W"), month=a.created.truncate("M"),
+        day=bucket("day", "D"), week=bucket("week", "W"), month=bucket("month", "M"),
         # 64-bit hashes of the alert and incident keys: joins and distinct counts over integers are several
         # times faster than over strings; a collision among a million keys has a probability of about 1e-8
         ak=a.source.concat(_SEP, a.id).hash(),
@@ -132,7 +162,9 @@ _FINGERPRINT = "SELECT count(*), max(last_updated), max(ingest_file_id) FROM ale
 def first_seen(con: Any) -> Any:
     """Techniques whose first alert in the whole store falls in the period, with that time (``first_seen``)."""
     alerts = con.table("alerts")
-    t = counted_techniques(con)
+    tech = con.table("alert_techniques")
+    # as counted_techniques, without its DISTINCT (the earliest time is the same with duplicates)
+    t = tech.filter(tech.technique_id.notnull() & tech.status.isin(list(COUNTED_STATUSES)))
     j = t.join(alerts, [t.source == alerts.source, t.alert_id == alerts.id])
     first = j.group_by("technique_id").aggregate(first_seen=j.created.min()).cross_join(con.table(PERIOD_TABLE))
     return first.filter((first.first_seen >= first.since) & (first.first_seen < first.until)).select(
@@ -156,43 +188,69 @@ def _type_signals() -> dict[str, tuple[str, str]]:
     return out
 
 
+def _mask(flags: dict[str, Any], bits: dict[str, int]) -> Any:
+    """One BIGINT per row with bit ``bits[name]`` set where ``flags[name]`` holds (NULL counts as not)."""
+    terms = [ibis.ifelse(cond, ibis.literal(1 << bits[name], type="int64"), ibis.literal(0, type="int64"))
+             for name, cond in flags.items()]
+    mask = terms[0]
+    for term in terms[1:]:
+        mask = mask + term
+    return mask
+
+
 def period_incidents(con: Any) -> Any:
-    """The Ibis expression of :data:`INCIDENTS_TABLE`: times, and one boolean per incident-type signal."""
+    """The Ibis expression of :data:`INCIDENTS_TABLE`: times, and the incident-type signals as one mask.
+
+    Each alert's, technique's and evidence's signals are packed into one 64-bit mask per row and OR-ed per
+    incident (``bit_or``): one aggregate instead of one ``bool_or`` per signal. Bit ``i`` of ``signals`` is
+    the ``i``-th signal of :func:`_type_signals`.
+    """
     signals = _type_signals()
+    if len(signals) > 63:
+        raise AssertionError("the incident-type signals no longer fit in one 64-bit mask")  # pragma: no cover
+    bits = {name: i for i, name in enumerate(signals)}
     incidents = con.table("incidents")
     alerts = con.table("alerts")
     period = con.table(PERIOD_TABLE)
     keys = alerts.select("source", "incident_id", alert_id="id")
     tech_keys = sorted(v for f, v in signals.values() if f == "techniques")
     tech = con.table("alert_techniques")
-    tech = tech.filter(tech.technique_id.isin(tech_keys)).join(keys, ["source", "alert_id"])
+    tech = tech.filter(tech.technique_id.isin(tech_keys))
     ev_keys = sorted(v for f, v in signals.values() if f == "evidence_types")
     evidence = con.table("evidence")
-    ev = evidence.filter(evidence.type.isin(ev_keys)).select("source", "alert_id", "type").join(
-        keys, ["source", "alert_id"])
+    ev = evidence.filter(evidence.type.isin(ev_keys))
     comments = con.table(COMMENTS_TABLE)
-    alert_comments = comments.filter(comments.parent_kind == "alert").join(
-        keys, [comments.source == keys.source, comments.parent_id == keys.alert_id])
+    alert_comments = comments.filter(comments.parent_kind == "alert")
     incident_comments = comments.filter(comments.parent_kind == "incident")
     category = alerts.category.fill_null("").lower().replace(" ", "")
     categories = ibis.literal(",").concat(alerts.categories.join(","), ",").lower().replace(" ", "")
     threat = alerts.threat_family_name.fill_null("").concat(" ", alerts.threat_display_name.fill_null(""))
-    alert_flags = {"ransom_named": threat.lower().contains("ransom").any()}
+    alert_flags = {"ransom_named": threat.lower().contains("ransom")}
     for name, (feature, value) in signals.items():
         if feature == "determinations":
-            alert_flags[name] = (alerts.determination == value).any()
+            alert_flags[name] = alerts.determination == value
         elif feature == "categories":
-            alert_flags[name] = ((category == value) | categories.contains(f",{value},").fill_null(False)).any()
+            alert_flags[name] = (category == value) | categories.contains(f",{value},").fill_null(False)
         elif feature == "sources":
-            alert_flags[name] = ((alerts.detection_source == value) | (alerts.service_source == value)).any()
+            alert_flags[name] = (alerts.detection_source == value) | (alerts.service_source == value)
+    tech_flags = {name: tech.technique_id == value for name, (f, value) in signals.items() if f == "techniques"}
+    ev_flags = {name: ev.type == value for name, (f, value) in signals.items() if f == "evidence_types"}
+    # the alerts' techniques, evidence and comments reach their incident through one join with the alert keys
+    no_time = ibis.null().cast(alert_comments.first.type())
+    sides = (
+        (tech, tech.alert_id, _mask(tech_flags, bits), no_time),
+        (ev, ev.alert_id, _mask(ev_flags, bits), no_time),
+        (alert_comments, alert_comments.parent_id, ibis.literal(0, type="int64"), alert_comments.first),
+    )
+    per_alert = ibis.union(*(t.select(source=t.source.cast(dt.string), alert_id=alert_id.cast(dt.string),
+                                      mask=mask, first=first) for t, alert_id, mask, first in sides))
+    per_alert = per_alert.join(keys, ["source", "alert_id"])
     parts = [
         alerts.group_by(["source", "incident_id"]).aggregate(
-            n_alerts=alerts.count(), first_alert=alerts.created.min(), **alert_flags),
-        tech.group_by(["source", "incident_id"]).aggregate(**{
-            name: (tech.technique_id == value).any() for name, (f, value) in signals.items() if f == "techniques"}),
-        ev.group_by(["source", "incident_id"]).aggregate(**{
-            name: (ev.type == value).any() for name, (f, value) in signals.items() if f == "evidence_types"}),
-        alert_comments.group_by(["source", "incident_id"]).aggregate(alert_ack=alert_comments.first.min()),
+            n_alerts=alerts.count(), first_alert=alerts.created.min(),
+            alert_mask=_mask(alert_flags, bits).bit_or()),
+        per_alert.group_by(["source", "incident_id"]).aggregate(
+            side_mask=per_alert.mask.bit_or(), alert_ack=per_alert.first.min()),
         incident_comments.select("source", incident_id=incident_comments.parent_id,
                                  incident_ack=incident_comments.first),
     ]
@@ -204,16 +262,18 @@ def period_incidents(con: Any) -> Any:
     first_alert = out.first_alert.fill_null(out.created)
     out = out.filter(first_alert < out.until)
     ack = ibis.least(out.alert_ack, out.incident_ack).fill_null(out.alert_ack).fill_null(out.incident_ack)
+    zero = ibis.literal(0, type="int64")
+    mask = out.alert_mask.fill_null(zero) | out.side_mask.fill_null(zero)
     # the incident's own determination counts like its alerts'
-    flags = {name: (out[name].fill_null(False) | (out.determination == value).fill_null(False))
-             if feature == "determinations" else out[name].fill_null(False)
-             for name, (feature, value) in signals.items()}
+    own = {name: out.determination == value for name, (feature, value) in signals.items()
+           if feature == "determinations"}
+    out = out.mutate(signals=mask | _mask(own, bits))
     return out.select(
         source=out.source, incident_id=out.id, title=out.title.fill_null(""),
         severity=out.severity.fill_null("unknown"), status=out.status.fill_null("unknown"),
         classification=out.classification, determination=out.determination, assigned_to=out.assigned_to,
         created=out.created, first_activity=out.first_activity, first_alert=first_alert, acknowledged=ack,
-        resolved=out.resolved, alerts=out.n_alerts.fill_null(0), **flags,
+        resolved=out.resolved, alerts=out.n_alerts.fill_null(0), signals=out.signals,
     )
 
 
@@ -230,25 +290,24 @@ def incident_types(store: Store) -> dict[tuple[str, ...], str]:
 
     signals = _type_signals()
     names = list(signals)
-    columns = ", ".join(names)
     kinds: dict[tuple[str, ...], str] = {}
     rows = []
-    for row in store.con.execute(f"SELECT DISTINCT {columns} FROM {INCIDENTS_TABLE}").fetchall():  # noqa: S608
+    for (mask,) in store.con.execute(f"SELECT DISTINCT signals FROM {INCIDENTS_TABLE}").fetchall():  # noqa: S608
+        on = [name for i, name in enumerate(names) if mask >> i & 1]
         features: dict[str, list[str]] = {}
-        for name, on in zip(names, row, strict=True):
-            if on:
-                feature, value = signals[name]
-                features.setdefault(feature, []).append(value)
+        for name in on:
+            feature, value = signals[name]
+            features.setdefault(feature, []).append(value)
         kind = infer_type(TypeFeatures(**{k: tuple(v) for k, v in features.items()})).type
-        kinds[tuple(sorted(n for n, on in zip(names, row, strict=True) if on))] = kind
-        rows.append((*row, kind))
-    mapping = pa.table({**{n: [r[i] for r in rows] for i, n in enumerate(names)},
-                        "incident_type": [r[-1] for r in rows]})
+        kinds[tuple(sorted(on))] = kind
+        rows.append((mask, kind))
+    # the flags are the bits of ``signals``: one integer join instead of one per flag
+    mapping = pa.table({"signals": pa.array([r[0] for r in rows], pa.int64()),
+                        "incident_type": pa.array([r[1] for r in rows], pa.string())})
     store.con.register("aa_program_type_map", mapping)
     try:
-        on = " AND ".join(f"i.{n} = m.{n}" for n in names)
         store.con.execute(f"CREATE OR REPLACE TEMP TABLE {TYPES_TABLE} AS SELECT i.source, i.incident_id, "  # noqa: S608
-                          f"m.incident_type FROM {INCIDENTS_TABLE} i JOIN aa_program_type_map m ON {on}")
+                          f"m.incident_type FROM {INCIDENTS_TABLE} i JOIN aa_program_type_map m USING (signals)")
     finally:
         store.con.unregister("aa_program_type_map")
     return kinds
@@ -283,6 +342,15 @@ def materialise(store: Store, period: Period) -> None:
     store.con.execute(f"CREATE OR REPLACE TEMP TABLE {INCIDENTS_TABLE} AS "
                       f"{compiled_sql(store, 'program-incidents', period_incidents, (*me, incident_type))}")
     incident_types(store)
+    store.con.execute(f"CREATE OR REPLACE TEMP TABLE {FIRST_SEEN_TABLE} AS "
+                      f"{compiled_sql(store, 'program-first-seen', first_seen, me)}")
+
+
+def first_seen_rows(store: Store) -> list[dict[str, Any]]:
+    """:func:`first_seen` of the materialised period (technique_id, first_seen), by time then id."""
+    cursor = store.con.execute(f"SELECT technique_id, first_seen FROM {FIRST_SEEN_TABLE} "  # noqa: S608 - fixed
+                               "ORDER BY first_seen, technique_id")
+    return [{"technique_id": t, "first_seen": f} for t, f in cursor.fetchall()]
 
 
 __all__ = [
@@ -290,6 +358,7 @@ __all__ = [
     "AUTOMATION_STATES",
     "COMMENTS_TABLE",
     "COUNTED_STATUSES",
+    "FIRST_SEEN_TABLE",
     "INCIDENTS_TABLE",
     "PERIOD_TABLE",
     "RECLASSIFIED",
@@ -297,7 +366,9 @@ __all__ = [
     "TECHNIQUES_TABLE",
     "TYPES_TABLE",
     "counted_techniques",
+    "epoch_seconds",
     "first_seen",
+    "first_seen_rows",
     "incident_types",
     "materialise",
     "period_alerts",

@@ -1,9 +1,10 @@
-"""The engine side of the process metrics: Ibis group-bys over the period's facts and the incidents.
+"""The engine side of the process metrics: Ibis group-bys over the period's facts.
 
-Reads :data:`~afteraction.analyze.program.facts.ALERTS_TABLE` and ``TECHNIQUES_TABLE`` (materialised by
-``facts.materialise``) and two small parameter tables of its own (:data:`PARAMS_TABLE`: since, until and
-the "as of" time of the backlog; :data:`SLA_TABLE`: one target row per severity), so the compiled SQL does
-not depend on the dates or targets asked for. Only aggregated rows reach Python.
+Reads :data:`~afteraction.analyze.program.facts.ALERTS_TABLE`, ``TECHNIQUES_TABLE`` and
+``INCIDENTS_TABLE`` (materialised by ``facts.materialise``) and two small parameter tables of its own
+(:data:`PARAMS_TABLE`: since, until and the "as of" time of the backlog; :data:`SLA_TABLE`: one target
+row per severity), so the compiled SQL does not depend on the dates or targets asked for. Only aggregated
+rows reach Python.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Any
 
 import ibis
 
-from afteraction.analyze.program.facts import ALERTS_TABLE, TECHNIQUES_TABLE
+from afteraction.analyze.program import facts
+from afteraction.analyze.program.facts import ALERTS_TABLE, TECHNIQUES_TABLE, epoch_seconds
+from afteraction.analyze.program.facts import INCIDENTS_TABLE as FACTS_INCIDENTS_TABLE
 from afteraction.analyze.program.period import Bucket
 from afteraction.analyze.program.sla import SlaTargets
 from afteraction.analyze.queries import compiled_sql, run_rows
@@ -22,7 +25,6 @@ from afteraction.store.db import Store
 
 PARAMS_TABLE = "aa_process_params"
 SLA_TABLE = "aa_process_sla"
-INCIDENTS_TABLE = "aa_process_incidents"
 TP, FP, BENIGN = "truePositive", "falsePositive", "informationalExpectedActivity"
 WASTED = (FP, BENIGN)
 DAY = 86400
@@ -61,41 +63,26 @@ def _by_severity(con: Any) -> Any:
 def _repeated(con: Any) -> Any:
     """Technique -> true-positive incidents of the period with an alert mapped to it."""
     a = con.table(ALERTS_TABLE)
-    tp = a.filter(a.classification == TP).select("source", "alert_id", "incident_id")
-    t = con.table(TECHNIQUES_TABLE).join(tp, ["source", "alert_id"])
-    return t.group_by("technique_id").aggregate(incidents=t.incident_id.nunique()).order_by(
+    tp = a.filter((a.classification == TP) & a.incident_id.notnull()).select("ak", "incident_id")
+    # joined on the alert key's hash, and distinct (technique, incident) pairs counted by a plain group-by
+    t = con.table(TECHNIQUES_TABLE).select("technique_id", "ak").join(tp, "ak")
+    t = t.select("technique_id", "incident_id").distinct()
+    return t.group_by("technique_id").aggregate(incidents=t.count()).order_by(
         [ibis.desc("incidents"), "technique_id"])
 
 
 def _incidents(con: Any) -> Any:
-    """One row per stored incident opened before the period's end: its first alert, acknowledgement, resolution."""
-    incidents = con.table("incidents")
-    alerts = con.table("alerts")
-    comments = con.table("comments")
-    params = con.table(PARAMS_TABLE)
-    first = alerts.group_by(["source", "incident_id"]).aggregate(first_alert=alerts.created.min())
-    keys = alerts.select("source", "incident_id", alert_id="id")
-    ac = comments.filter(comments.parent_kind == "alert")
-    ac = ac.join(keys, [ac.source == keys.source, ac.parent_id == keys.alert_id])
-    ac = ac.group_by(["source", "incident_id"]).aggregate(alert_ack=ac.created.min())
-    ic = comments.filter(comments.parent_kind == "incident")
-    ic = ic.group_by(["source", ic.parent_id.name("incident_id")]).aggregate(incident_ack=ic.created.min())
-    out = incidents.filter(~incidents.is_stub)
-    for part in (first, ac, ic):
-        out = out.left_join(part, [out.source == part.source, out.id == part.incident_id]).drop(
-            "source_right", "incident_id")
-    ack = ibis.least(out.alert_ack, out.incident_ack).fill_null(out.alert_ack).fill_null(out.incident_ack)
-    out = out.select(source=out.source, id=out.id, title=out.title.fill_null(""),
-                     severity=out.severity.fill_null("unknown"), status=out.status.fill_null("unknown"),
-                     opened=out.first_alert.fill_null(out.created), acknowledged=ack, resolved=out.resolved)
-    out = out.cross_join(params)
-    return out.filter(out.opened.notnull() & (out.opened < out.until)).drop("since", "until", "as_of")
+    """One row per stored incident opened before the period's end: its first alert, acknowledgement, resolution
+    (from the period's incident table, ``program.facts``: opened = its first alert, else its creation)."""
+    i = con.table(FACTS_INCIDENTS_TABLE)
+    return i.select(source=i.source, id=i.incident_id, title=i.title, severity=i.severity, status=i.status,
+                    opened=i.first_alert, acknowledged=i.acknowledged, resolved=i.resolved)
 
 
 def _open_at_end(con: Any) -> Any:
-    i = con.table(INCIDENTS_TABLE).cross_join(con.table(PARAMS_TABLE))
+    i = _incidents(con).cross_join(con.table(PARAMS_TABLE))
     i = i.filter(i.resolved.isnull() | (i.resolved >= i.until))
-    return i.mutate(age=ibis.greatest(i.as_of.epoch_seconds() - i.opened.epoch_seconds(), 0))
+    return i.mutate(age=ibis.greatest(epoch_seconds(i.as_of) - epoch_seconds(i.opened), 0))
 
 
 def _backlog(con: Any) -> Any:
@@ -114,14 +101,14 @@ def _oldest(con: Any) -> Any:
 
 def _sla(con: Any) -> Any:
     """Per severity with a target: incidents whose first alert is in the period, and their breaches."""
-    i = con.table(INCIDENTS_TABLE).cross_join(con.table(PARAMS_TABLE))
+    i = _incidents(con).cross_join(con.table(PARAMS_TABLE))
     i = i.filter(i.opened >= i.since)
     i = i.join(con.table(SLA_TABLE), "severity")
     ack_known = i.acknowledged.notnull() & (i.acknowledged < i.until)
-    ack_s = ibis.greatest(i.acknowledged.epoch_seconds() - i.opened.epoch_seconds(), 0)
+    ack_s = ibis.greatest(epoch_seconds(i.acknowledged) - epoch_seconds(i.opened), 0)
     res_known = i.resolved.notnull() & (i.resolved < i.until)
-    res_s = ibis.greatest(i.resolved.epoch_seconds() - i.opened.epoch_seconds(), 0)
-    open_s = i.as_of.epoch_seconds() - i.opened.epoch_seconds()
+    res_s = ibis.greatest(epoch_seconds(i.resolved) - epoch_seconds(i.opened), 0)
+    open_s = epoch_seconds(i.as_of) - epoch_seconds(i.opened)
     open_breach = ~res_known & (open_s > i.resolve_seconds)
     unack_breach = ~ack_known & (open_s > i.acknowledge_seconds)
     return i.group_by("severity").aggregate(
@@ -156,7 +143,7 @@ _DETECTOR_COUNT_SQL = f"SELECT approx_count_distinct({_KEY}) FROM {ALERTS_TABLE}
 
 
 def _me() -> tuple[Any, ...]:
-    return (sys.modules[__name__],)
+    return (sys.modules[__name__], facts)
 
 
 def set_params(store: Store, since: datetime, until: datetime, as_of: datetime, sla: SlaTargets) -> None:
@@ -167,8 +154,6 @@ def set_params(store: Store, since: datetime, until: datetime, as_of: datetime, 
     for t in sla.targets:
         store.con.execute(f"INSERT INTO {SLA_TABLE} VALUES (?, ?, ?)",  # noqa: S608 - fixed table name
                           [t.severity, t.acknowledge_seconds, t.resolve_seconds])
-    store.con.execute(f"CREATE OR REPLACE TEMP TABLE {INCIDENTS_TABLE} AS "
-                      f"{compiled_sql(store, 'process-incidents', _incidents, _me())}")
 
 
 def rows(store: Store, name: str) -> list[dict[str, Any]]:
@@ -198,9 +183,9 @@ def detector_rows(store: Store, candidates: int) -> tuple[list[dict[str, Any]], 
 
 
 def drop(store: Store) -> None:
-    for name in (PARAMS_TABLE, SLA_TABLE, INCIDENTS_TABLE):
+    for name in (PARAMS_TABLE, SLA_TABLE):
         store.con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-__all__ = ["INCIDENTS_TABLE", "PARAMS_TABLE", "SLA_TABLE", "WASTED", "bucket_rows", "detector_rows", "drop",
+__all__ = ["PARAMS_TABLE", "SLA_TABLE", "WASTED", "bucket_rows", "detector_rows", "drop",
            "oldest_rows", "rows", "set_params"]

@@ -19,8 +19,15 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import numpy as np
 
+from afteraction.analyze.program import facts
 from afteraction.analyze.program import skills_stats as st
-from afteraction.analyze.program.facts import ALERTS_TABLE, TECHNIQUES_TABLE, first_seen, materialise
+from afteraction.analyze.program.facts import (
+    ALERTS_TABLE,
+    TECHNIQUES_TABLE,
+    epoch_seconds,
+    first_seen_rows,
+    materialise,
+)
 from afteraction.analyze.program.skills_model import (
     DELAY_SIGNALS,
     RATE_SIGNALS,
@@ -35,7 +42,7 @@ from afteraction.analyze.program.skills_model import (
     TrainingItem,
 )
 from afteraction.analyze.program.skills_signals import Alerts, apply_fdr, dur, group_signals, num
-from afteraction.analyze.queries import compiled_sql, run_rows
+from afteraction.analyze.queries import compiled_sql
 
 if TYPE_CHECKING:
     from afteraction.analyze.program.period import Period
@@ -55,13 +62,13 @@ def handled_alerts(con: Any) -> Any:
     """The Ibis expression of :data:`HANDLED_TABLE`: human-handled alerts with delays and outcome flags."""
     a = con.table(ALERTS_TABLE)
     a = a.filter(~a.automated)
-    created = a.created.epoch_seconds()
+    created = epoch_seconds(a.created)
     # an alert acknowledged before it was created joined an incident already being worked: its delay says
     # nothing about how fast that kind of alert is triaged, so it has no acknowledgement time (docs/skills.md)
-    ack = ibis.ifelse(a.acknowledged >= a.created, a.acknowledged.epoch_seconds() - created, ibis.null()
+    ack = ibis.ifelse(a.acknowledged >= a.created, epoch_seconds(a.acknowledged) - created, ibis.null()
                       ).cast("float64")
     # not GREATEST, which ignores NULL in DuckDB: an alert still open has no resolve time, not a zero one
-    delay = (a.resolved.epoch_seconds() - created).cast("float64")
+    delay = (epoch_seconds(a.resolved) - created).cast("float64")
     res = ibis.cases((delay < 0, 0.0), else_=delay)
     j = a.mutate(ack_s=ack, res_s=res)
     # judged: resolved with a verdict. Graph's default classification of an untriaged alert is ``unknown``,
@@ -69,7 +76,7 @@ def handled_alerts(con: Any) -> Any:
     resolved = j.resolved.notnull() | (j.status == "resolved")
     judged = resolved & j.classification.notnull()
     return j.select(
-        source=j.source, alert_id=j.alert_id, severity=j.severity, analyst=j.assigned_to,
+        ak=j.ak, severity=j.severity, analyst=j.assigned_to,
         ack_s=j.ack_s, res_s=j.res_s,
         judged=judged,
         reclassified=judged & j.reclassified,
@@ -88,7 +95,7 @@ _CODES_SQL = (f"CREATE OR REPLACE TEMP TABLE {CODES_TABLE} AS SELECT technique_i
               f"(row_number() OVER (ORDER BY technique_id) - 1)::BIGINT AS code "
               f"FROM (SELECT DISTINCT technique_id FROM {TECHNIQUES_TABLE})")
 _PAIRS_SQL = (f"SELECT h.rowid AS idx, c.code FROM {HANDLED_TABLE} h JOIN {TECHNIQUES_TABLE} t "  # noqa: S608
-              f"ON h.source = t.source AND h.alert_id = t.alert_id JOIN {CODES_TABLE} c USING (technique_id)")
+              f"USING (ak) JOIN {CODES_TABLE} c USING (technique_id)")  # ak: the alert key's hash (program.facts)
 
 
 #: signals that are a subset of another (a false positive confirmed true positive is a reclassification):
@@ -177,7 +184,7 @@ def skills(store: Store, kb: KnowledgeBase, period: Period, *, per_analyst: bool
            fdr: float = 0.05, now: datetime | None = None) -> Skills:
     """The skill-gap analysis of ``period`` (see the module docstring and docs/skills.md)."""
     materialise(store, period)
-    me = (sys.modules[__name__],)
+    me = (sys.modules[__name__], facts)
     con = store.con
     con.execute(f"CREATE OR REPLACE TEMP TABLE {HANDLED_TABLE} AS "
                 f"{compiled_sql(store, 'skills-handled', handled_alerts, me)}")
@@ -263,7 +270,7 @@ def _never_handled(store: Store, kb: KnowledgeBase, me: tuple[Any, ...]) -> list
     period_alerts = dict(store.con.execute(
         f"SELECT technique_id, count(*) FROM {TECHNIQUES_TABLE} GROUP BY 1").fetchall())  # noqa: S608 - fixed name
     out = []
-    for r in run_rows(store, "skills-first-seen", first_seen, me):
+    for r in first_seen_rows(store):
         name, url, tactics = _tech_info(kb, r["technique_id"])
         out.append(NewTechnique(id=r["technique_id"], name=name, url=url, tactics=tactics, first_seen=r["first_seen"],
                                 alerts=int(period_alerts.get(r["technique_id"], 0))))
@@ -272,17 +279,19 @@ def _never_handled(store: Store, kb: KnowledgeBase, me: tuple[Any, ...]) -> list
 
 def _tactic_pairs(tactics: list[str], t_keys: list[Any], tech_codes: np.ndarray, alert_of: np.ndarray,
                   n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (tactic code, alert index) pairs: an alert belongs to every tactic of its techniques."""
-    codes, alerts = [], []
-    for i, tac in enumerate(tactics):
-        members = np.zeros(n, dtype=bool)
-        members[alert_of[np.isin(tech_codes, [j for j, k in enumerate(t_keys) if tac in k[3]])]] = True
-        idx = np.flatnonzero(members)
-        codes.append(np.full(len(idx), i, dtype=np.int64))
-        alerts.append(idx)
-    if not codes:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(codes), np.concatenate(alerts)
+    """Distinct (tactic code, alert index) pairs: an alert belongs to every tactic of its techniques (by tactic,
+    then alert index)."""
+    index = {tac: i for i, tac in enumerate(tactics)}
+    of_tech = [[index[tac] for tac in k[3] if tac in index] for k in t_keys]
+    counts = np.array([len(v) for v in of_tech], dtype=np.int64)
+    flat = np.array([c for v in of_tech for c in v], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else np.zeros(0, dtype=np.int64)
+    per_pair = counts[tech_codes] if len(tech_codes) else np.zeros(0, dtype=np.int64)
+    pair = np.repeat(np.arange(len(tech_codes)), per_pair)
+    offset = np.arange(len(pair)) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
+    codes = flat[starts[tech_codes[pair]] + offset] if len(pair) else np.zeros(0, dtype=np.int64)
+    keys = np.unique(codes * max(n, 1) + alert_of[pair])
+    return keys // max(n, 1), keys % max(n, 1)
 
 
 def _per_analyst(data: Alerts, t_keys: list[Any], tech_codes: np.ndarray, alert_of: np.ndarray,

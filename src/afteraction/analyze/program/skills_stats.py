@@ -49,9 +49,16 @@ class RankSums:
         self.ranks = np.zeros(len(values))
         data = values[self.valid]
         self.n = len(data)
-        self.ranks[self.valid] = stats.rankdata(data)
-        self.ordered = np.sort(data)
-        _, ties = np.unique(data, return_counts=True)
+        # one sort for the ranks, the ordered values and the ties: the average ranks of
+        # ``scipy.stats.rankdata`` (a tie group starting at 0-based position s with c members ranks
+        # s + (c + 1) / 2, exactly) and the tie counts of ``np.unique``
+        order = np.argsort(data, kind="stable")
+        self.ordered = data[order]
+        starts = np.flatnonzero(np.r_[True, self.ordered[1:] != self.ordered[:-1]]) if self.n else np.zeros(0, int)
+        ties = np.diff(np.r_[starts, self.n])
+        ranks = np.empty(self.n)
+        ranks[order] = np.repeat(starts + (ties + 1) / 2, ties)
+        self.ranks[self.valid] = ranks
         self.tie_term = float(np.sum(ties.astype(float) ** 3 - ties))
 
     def greater(self, n1: int, rank_sum: float) -> float | None:

@@ -24,9 +24,9 @@ import numpy as np
 import pyarrow as pa
 from scipy.stats import beta, binomtest, false_discovery_control
 
-from afteraction.analyze.program import trends_model
+from afteraction.analyze.program import facts, trends_model
 from afteraction.analyze.program import trends_queries as q
-from afteraction.analyze.program.facts import materialise
+from afteraction.analyze.program.facts import first_seen_rows, materialise
 from afteraction.analyze.program.period import Period, bucket_starts, data_extent, next_bucket
 from afteraction.analyze.program.trends_model import (
     DIMENSIONS,
@@ -68,7 +68,7 @@ def _register(store: Store, kb: KnowledgeBase, recent_since: datetime) -> None:
 
 
 def _me() -> tuple[Any, ...]:
-    return (q, trends_model)
+    return (q, trends_model, facts)
 
 
 def _windows(period: Period, recent: timedelta | None) -> datetime:
@@ -215,7 +215,7 @@ def _label(kb: KnowledgeBase, tactic_names: dict[str, str], dim: str, value: str
 
 def _new_techniques(store: Store, kb: KnowledgeBase, totals_rows: list[dict[str, Any]]
                     ) -> tuple[NewTechnique, ...]:
-    rows = run_rows(store, "trends-first-seen", q.first_seen, _me())
+    rows = first_seen_rows(store)
     overall = {r["value"]: r for r in totals_rows if r["dimension"] == "technique"}
     out = []
     for r in rows:
@@ -244,9 +244,9 @@ def trends(store: Store, kb: KnowledgeBase, period: Period, *, recent: timedelta
     materialise(store, period)
     _register(store, kb, recent_since)
     starts = bucket_starts(period)
-    changes = _change_test(store, kb, recent_since, fdr, min_count, period)
     sql = compiled_sql(store, f"trends-dimensions-{period.bucket}", q.dimension_incidents(period.bucket), _me())
     store.con.execute(f"CREATE OR REPLACE TEMP TABLE {q.DIMENSION_TABLE} AS {sql}")
+    changes = _change_test(store, kb, recent_since, fdr, min_count, period)
     totals_rows = run_rows(store, "trends-by-period", q.by_period, _me())
     buckets, series = _series(store, kb, period, starts, {c.technique for c in changes.flagged}, totals_rows)
     response, overall = _response(store, period, starts)

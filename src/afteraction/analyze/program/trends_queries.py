@@ -9,7 +9,13 @@ from typing import Any
 
 import ibis
 
-from afteraction.analyze.program.facts import ALERTS_TABLE, INCIDENTS_TABLE, PERIOD_TABLE, TECHNIQUES_TABLE
+from afteraction.analyze.program.facts import (
+    ALERTS_TABLE,
+    INCIDENTS_TABLE,
+    PERIOD_TABLE,
+    TECHNIQUES_TABLE,
+    epoch_seconds,
+)
 from afteraction.analyze.program.facts import TYPES_TABLE as TYPES_TABLE
 from afteraction.analyze.program.facts import first_seen as first_seen
 from afteraction.analyze.program.trends_model import DIMENSIONS
@@ -54,8 +60,10 @@ def _per_incident(dimension: str, t: Any) -> Any:
     """Alerts per (dimension, value, bucket, incident). For tactics an alert with two techniques of one tactic
     is one alert."""
     if dimension == "tactic":
-        t = t.select("dimension", "value", "b", "ik", "ak").distinct()
-    return t.group_by(["dimension", "value", "b", "ik"]).aggregate(n=t.count())
+        t = t.select("value", "b", "ik", "ak").distinct()
+    # the dimension is a constant of the part: added after the group-by, not hashed as a key
+    per = t.group_by(["value", "b", "ik"]).aggregate(n=t.count())
+    return per.select(dimension=ibis.literal(dimension), value=per.value, b=per.b, ik=per.ik, n=per.n)
 
 
 def dimension_incidents(bucket: str) -> Any:
@@ -79,12 +87,25 @@ def by_bucket(con: Any) -> Any:
 
 
 def by_period(con: Any) -> Any:
-    """Totals per (dimension, value) over the whole period (distinct incidents are not additive)."""
+    """Totals per (dimension, value) over the whole period (distinct incidents are not additive).
+
+    An incident whose alerts all fall in one bucket has one row per (dimension, value) of its alerts, so
+    its rows are counted as they are; only the few incidents spanning buckets are grouped per incident
+    first (grouping every row per incident costs several seconds on a million alerts).
+    """
     t = con.table(DIMENSION_TABLE)
+    totals = t.filter(t.dimension == "")
+    spans = totals.group_by("ik").aggregate(buckets=totals.count())
+    multi = spans.filter(spans.buckets > 1).select("ik")
     t = t.filter(t.dimension != "")
-    per = t.group_by(["dimension", "value", "ik"]).aggregate(n=t.n.sum())
-    return per.group_by(["dimension", "value"]).aggregate(alerts=per.n.sum(), incidents=per.count()).order_by(
-        ["dimension", "value"])
+    single = t.anti_join(multi, "ik")
+    single = single.group_by(["dimension", "value"]).aggregate(alerts=single.n.sum(), incidents=single.count())
+    spread = t.semi_join(multi, "ik")
+    per = spread.group_by(["dimension", "value", "ik"]).aggregate(n=spread.n.sum())
+    per = per.group_by(["dimension", "value"]).aggregate(alerts=per.n.sum(), incidents=per.count())
+    both = ibis.union(single, per)
+    return both.group_by(["dimension", "value"]).aggregate(
+        alerts=both.alerts.sum(), incidents=both.incidents.sum()).order_by(["dimension", "value"])
 
 
 def _incident_windows(con: Any) -> Any:
@@ -101,9 +122,11 @@ def exposure(con: Any) -> Any:
 
 
 def technique_windows(con: Any) -> Any:
-    a = _alerts(con)
-    tech = con.table(TECHNIQUES_TABLE).select("technique_id", "ak")
-    pairs = tech.join(a.select("ak", "ik"), "ak").select("technique_id", "ik").distinct()
+    """Per technique: its incidents, and how many of them are in the recent window (reads :data:`DIMENSION_TABLE`,
+    whose technique rows are the (technique, bucket, incident) of the period's alerts)."""
+    d = con.table(DIMENSION_TABLE)
+    d = d.filter(d.dimension == "technique")
+    pairs = d.select(technique_id=d.value, ik=d.ik).distinct()
     w = _incident_windows(con)
     j = pairs.join(w, "ik")
     return j.group_by("technique_id").aggregate(incidents=j.count(), recent=j.recent.cast("int64").sum()
@@ -117,7 +140,7 @@ def incident_times(con: Any) -> Any:
     j = inc.filter(inc.first_alert >= inc.since)
 
     def secs(start: Any, end: Any) -> Any:
-        return (end.epoch_seconds() - start.epoch_seconds()).cast("float64")
+        return (epoch_seconds(end) - epoch_seconds(start)).cast("float64")
 
     def nonnegative(x: Any) -> Any:  # not GREATEST, which ignores NULL in DuckDB
         return ibis.cases((x < 0, 0.0), else_=x)

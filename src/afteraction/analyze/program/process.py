@@ -234,9 +234,8 @@ def process(store: Store, kb: KnowledgeBase, period: Period, *, sla: SlaTargets 
                                           incidents=int(r["incidents"]), url=tech.url if tech else ""))
     notes = []
     if n_detectors > len(detectors):
-        notes.append(f"{n_detectors} distinct detectors (approximate count): the {len(detectors)} busiest by "
-                     "alerts or by false and benign positives were counted exactly; noisy detectors are chosen "
-                     "among them.")
+        notes.append(f"{n_detectors} distinct detectors: the {len(detectors)} busiest by alerts or by false and "
+                     "benign positives were compared; noisy detectors are chosen among them.")
     unknown = sorted({r["severity"] for r in severity_rows} - {t.severity for t in sla.targets})
     if unknown:
         notes.append("No SLA target for severity " + ", ".join(unknown) + ": those incidents are not measured.")

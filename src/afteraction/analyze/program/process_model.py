@@ -148,7 +148,7 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True):
     outcomes: Outcomes
     automated: int
     automated_share: float | None
-    detectors: int  # distinct detectors (approximate above a few thousand)
+    detectors: int  # distinct detectors
     sources: int
 
 

@@ -119,17 +119,19 @@ def _sla(con: Any) -> Any:
         open_breaches=open_breach.sum()).order_by("severity")
 
 
-# The detectors: a store can hold millions of distinct detector ids, so DuckDB's sketches pick the
-# candidates (``approx_top_k`` of all alerts and of the false and benign positives) and only those are
-# counted exactly. DuckDB-specific SQL (Ibis has no top-k sketch); on another engine, the exact form is
-# the same group-by over every detector. A detector is (source name, detector id), and the title when
-# the alert carries no detector id.
+# The detectors: a store can hold millions of distinct detector ids, so only the candidates (the k busiest by
+# alerts and the k busiest by false and benign positives, ties broken by key, from one exact group-by over
+# the keys) get their full counts, and only those reach Python. Exact and deterministic, and faster here than
+# DuckDB's approx_top_k sketch was (0.28 s against 0.38 s on 0.93M alerts). A detector is (source name,
+# detector id), and the title when the alert carries no detector id.
 _KEY = "source_name || chr(31) || detector_id || chr(31) || CASE WHEN detector_id = '' THEN title ELSE '' END"
 # Only fixed table and column names are interpolated into this SQL; the one value, k, is a parameter.
 _DETECTOR_SQL = f"""
 WITH t AS (SELECT {_KEY} AS k, classification FROM {ALERTS_TABLE}),
-cand AS (SELECT unnest(approx_top_k(k, $k)) AS k FROM t
-         UNION SELECT unnest(approx_top_k(k, $k)) AS k FROM t WHERE classification IN ('{FP}', '{BENIGN}'))
+g AS (SELECT k, count(*) AS n, count(*) FILTER (WHERE classification IN ('{FP}', '{BENIGN}')) AS w
+      FROM t GROUP BY k),
+cand AS (SELECT k FROM (SELECT k FROM g ORDER BY n DESC, k LIMIT $k)
+         UNION SELECT k FROM (SELECT k FROM g WHERE w > 0 ORDER BY w DESC, k LIMIT $k))
 SELECT source_name, detector_id, min(title) AS title, count(*) AS alerts,
        count(*) FILTER (WHERE classification = '{TP}') AS true_positives,
        count(*) FILTER (WHERE classification = '{FP}') AS false_positives,
@@ -139,7 +141,7 @@ FROM {ALERTS_TABLE} WHERE {_KEY} IN (SELECT k FROM cand)
 GROUP BY source_name, detector_id, CASE WHEN detector_id = '' THEN title ELSE '' END
 ORDER BY alerts DESC, source_name, detector_id, title
 """  # noqa: S608
-_DETECTOR_COUNT_SQL = f"SELECT approx_count_distinct({_KEY}) FROM {ALERTS_TABLE}"  # noqa: S608
+_DETECTOR_COUNT_SQL = f"SELECT count(DISTINCT {_KEY}) FROM {ALERTS_TABLE}"  # noqa: S608
 
 
 def _me() -> tuple[Any, ...]:
@@ -174,7 +176,7 @@ def oldest_rows(store: Store, limit: int) -> list[dict[str, Any]]:
 
 
 def detector_rows(store: Store, candidates: int) -> tuple[list[dict[str, Any]], int]:
-    """The candidate detectors counted exactly, and the (approximate) number of distinct detectors."""
+    """The candidate detectors with their counts, and the number of distinct detectors."""
     cursor = store.con.execute(_DETECTOR_SQL, {"k": candidates})
     columns = [d[0] for d in cursor.description]
     found = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]

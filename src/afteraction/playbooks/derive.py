@@ -112,7 +112,8 @@ def plan_for_review(review: Review, kb: KnowledgeBase) -> Plan:
         incident_type_label=label, source=head.source,
         incident_id=head.id, incident_title=head.title, severity=head.severity, attack_version=kb.version,
         techniques=tuple(_technique_ref(kb, t) for t in techniques),
-        mitigations=_mitigation_refs(review.recommendations.mitigations), steps=steps, notes=tuple(notes))
+        mitigations=_mitigation_refs(review.recommendations.mitigations), steps=steps, notes=tuple(notes),
+        generated=review.generated)
 
 
 def plan_for_techniques(techniques: Iterable[str], kb: KnowledgeBase, *, incident_type: str = "other",

@@ -124,6 +124,8 @@ class Plan(Struct):
     mitigations: tuple[MitigationRef, ...] = ()
     steps: tuple[PlanStep, ...] = ()
     notes: tuple[str, ...] = ()  # what the plan could not do (no device id for isolation, ...)
+    #: when the plan was made (``created`` is the time of the data it reflects: the incident's last update)
+    generated: datetime | None = None
 
     def phase_steps(self, phase: str) -> tuple[PlanStep, ...]:
         """The steps of one phase, in plan order."""

@@ -259,7 +259,7 @@ def render_runbook_html(plan: Plan, *, links: Mapping[str, str] | None = None) -
 
     context = {
         **_context(plan),
-        "generated": plan.created,
+        "generated": plan.generated or plan.created,
         "attack_version": plan.attack_version,
         "script_src": "'none'",
         "links": related_links(links),

@@ -14,3 +14,12 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AFTERACTION_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("AFTERACTION_ATTACK", raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def ingested(isolated: Path) -> Path:
+    """The isolated store with the shipped example incidents ingested."""
+    from cli_helpers import EXAMPLE, run
+
+    run("ingest", str(EXAMPLE))
+    return isolated

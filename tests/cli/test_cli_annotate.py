@@ -7,32 +7,14 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
-from afteraction.cli import cli, main
+from afteraction.cli import cli
+from cli_helpers import run, run_main
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "defender-incidents.json"
 SCHEMA = REPO / "docs" / "schemas" / "annotations.schema.json"
-
-
-def run(*args: str) -> Result:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def run_main(args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr("sys.argv", ["afteraction", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    return int(exit_info.value.code or 0)
-
-
-@pytest.fixture
-def ingested(isolated: Path) -> Path:
-    run("ingest", str(EXAMPLE))
-    return isolated
 
 
 def listed(*args: str) -> list[dict[str, object]]:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from afteraction.cli import cli, main
+from afteraction.cli import cli
+from cli_helpers import run_main
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "defender-incidents.json"
@@ -23,14 +24,6 @@ def env(isolated: Path) -> Path:
 
 def run(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-def run_main(args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
-    """Through the real entry point, so the error boundary is exercised."""
-    monkeypatch.setattr("sys.argv", ["afteraction", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    return int(exit_info.value.code or 0)
 
 
 def test_readme_main_job_on_the_shipped_example(env: Path) -> None:

@@ -7,32 +7,13 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from click.testing import CliRunner, Result
 
-from afteraction.cli import cli, main
+from cli_helpers import run
+from cli_helpers import run_main as exit_code
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "defender-incidents.json"
 SCHEMAS = REPO.parent / "shared" / "data" / "cacao-schemas"
-
-
-def run(*args: str) -> Result:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def exit_code(args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr("sys.argv", ["afteraction", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-    return int(info.value.code or 0)
-
-
-@pytest.fixture
-def ingested(isolated: Path) -> Path:
-    run("ingest", str(EXAMPLE))
-    return isolated
 
 
 def test_incident_playbook_in_every_format(ingested: Path) -> None:

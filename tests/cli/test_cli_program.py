@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_json_schemas import EXAMPLE, validate
+from test_json_schemas import validate
 
 from afteraction.cli import cli, main
 from afteraction.commands.program_cmd import parse_duration
@@ -20,12 +20,6 @@ from afteraction.errors import UsageError
 def run(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(cli, list(args))
     return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture
-def ingested(isolated: Path) -> Path:
-    assert run("ingest", str(EXAMPLE))[0] == 0
-    return isolated
 
 
 @pytest.mark.parametrize("command", ["trends", "skills", "process"])

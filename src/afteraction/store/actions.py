@@ -1,8 +1,9 @@
 """Tracked action items: the review's suggested follow-ups adopted by a user and the ones users add.
 
-Action items are user data kept in their own table (schema version 4): ingest never writes or deletes
-them. Each has an id from a sequence (shown as ``#12``), what to do, why, an owner, a due date, a status
-(``open``, ``in_progress``, ``done``, ``wont_do``; closed = done or wont_do), a priority and typed links:
+Action items are user data kept in their own table (schema version 4; its ``scope`` column, version 5):
+ingest never writes or deletes them. Each has an id from a sequence (shown as ``#12``), what to do, why, an
+owner, a due date, a status (``open``, ``in_progress``, ``done``, ``wont_do``; closed = done or wont_do),
+a priority and typed links:
 technique (``T1059.001``), mitigation (``M1032``) and tactic (``TA0001``) ids, ``control:<text>``,
 ``step:<playbook step key>`` and ``entity:<type>:<key>``. Technique ids are resolved against the loaded
 ATT&CK version as annotations are: a revoked id is stored as its replacement, an unknown one is kept with

@@ -19,7 +19,8 @@ def test_incident_types_and_times_equal_the_reviews(kb: KnowledgeBase) -> None:
     with Store(path, read_only=True) as store:
         materialise(store, resolve_period(store, None, None, "week"))
         facts = {(f.source, f.id): f for f in incident_facts(store)}
-        types = {(s, i): t for s, i, t in store.con.execute(f"SELECT * FROM {TYPES_TABLE}").fetchall()}
+        types = {(s, i): t for s, i, t in store.con.execute(
+            f"SELECT source, incident_id, incident_type FROM {TYPES_TABLE}").fetchall()}
         rows = store.con.execute(f"SELECT source, incident_id, acknowledged, resolved, first_alert "
                                  f"FROM {INCIDENTS_TABLE}").fetchall()
     assert len(types) == len(facts) == 1500
@@ -51,7 +52,7 @@ def test_tables_are_reused_for_the_same_period_and_rebuilt_for_another(kb: Knowl
         period = resolve_period(store, None, None, "week")
         materialise(store, period)
         whole = store.con.execute(f"SELECT count(*) FROM {ALERTS_TABLE}").fetchone()[0]
-        store.con.execute(f"DELETE FROM {ALERTS_TABLE} WHERE alert_id IN (SELECT alert_id FROM {ALERTS_TABLE} LIMIT 1)")
+        store.con.execute(f"DELETE FROM {ALERTS_TABLE} WHERE ak IN (SELECT ak FROM {ALERTS_TABLE} LIMIT 1)")
         materialise(store, period)  # same period, unchanged store: kept as it is (the marker row is unchanged)
         assert store.con.execute(f"SELECT count(*) FROM {ALERTS_TABLE}").fetchone()[0] == whole - 1
         later = resolve_period(store, period.since + timedelta(days=60), period.until, "week")

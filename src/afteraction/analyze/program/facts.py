@@ -1,15 +1,16 @@
 """Per-alert and per-incident facts of a period, materialised once per analysis run as temporary tables.
 
-``aa_program_alerts`` has one row per alert created in the period: its incident, times (created,
-acknowledged, resolved), severity, status, classification and determination, detector identity, owner,
-automation, comment-derived signals, its day, week and month, and 64-bit hashes of its alert and incident
-keys (``ak``, ``ik``) for fast joins and distinct counts. ``aa_program_techniques`` has one row per
-(alert, technique) of those alerts, with the alert's ``ak``. ``aa_program_incidents`` has one row per
-incident whose first alert came before the end of the period (backlog needs the old ones too): its times
-(first activity, first alert, acknowledged, resolved), severity, status, classification, and a bitmask
-(``signals``) of the signals the incident-type classifier weighs; ``aa_program_incident_types`` gives
-each its type, classified once per distinct combination of flags (:func:`incident_types`). Trends, skills
-and process read these tables, so the store's wide tables are scanned about once per period.
+``aa_program_alerts`` has one row per alert created in the period: its times (created, acknowledged,
+resolved), severity, status, classification and determination, detector identity and title, owner,
+automation, comment-derived signals, its day, week and month, whether it is in an incident, and 64-bit
+hashes of its alert and incident keys (``ak``, ``ik``, :func:`key_hash`), which every join and distinct
+count of the analyses uses instead of the string keys. ``aa_program_techniques`` has one row per
+(technique, alert) of those alerts (``technique_id``, ``ak``). ``aa_program_incidents`` has one row per
+incident whose first alert came before the end of the period (backlog needs the old ones too): its key and
+``ik``, times (first activity, first alert, acknowledged, resolved), severity, status, classification, and
+a bitmask (``signals``) of the signals the incident-type classifier weighs; ``aa_program_incident_types``
+gives each its type, classified once per distinct combination of flags (:func:`incident_types`). Trends,
+skills and process read these tables, so the store's wide tables are scanned about once per period.
 ``aa_program_first_seen`` holds the techniques first seen (in the whole store) in the period, for trends
 and skills. The expressions are Ibis (compiled once per code version, ``analyze.queries``); the period is
 a one-row table, so the compiled SQL does not depend on the dates.
@@ -59,6 +60,26 @@ def _epoch_us(t: dt.Timestamp(timezone="UTC")) -> dt.int64:  # type: ignore[empt
     """DuckDB's microseconds since the epoch (the stored instant, no calendar)."""
 
 
+@ibis.udf.scalar.builtin(name="epoch_us")
+def _naive_epoch_us(t: dt.Timestamp()) -> dt.int64:  # type: ignore[empty-body, valid-type]
+    """Microseconds since the epoch of a timestamp without time zone."""
+
+
+@ibis.udf.scalar.builtin(name="make_timestamp")
+def _naive(us: dt.int64) -> dt.Timestamp():  # type: ignore[empty-body, valid-type]
+    """The UTC wall-clock timestamp (without time zone) of microseconds since the epoch."""
+
+
+@ibis.udf.scalar.builtin(name="make_timestamptz")
+def _instant(us: dt.int64) -> dt.Timestamp(timezone="UTC"):  # type: ignore[empty-body, valid-type]
+    """The instant of microseconds since the epoch."""
+
+
+@ibis.udf.scalar.builtin(name="hash")
+def _pair_hash(category: dt.string, categories: dt.Array(dt.string)) -> dt.uint64:  # type: ignore[empty-body, valid-type]
+    """DuckDB's hash of an alert's (category, categories); NULLs hash alike."""
+
+
 def epoch_seconds(t: Any) -> Any:
     """Seconds since the epoch as a double: the value Ibis's ``t.epoch_seconds()`` gives on DuckDB
     (``EPOCH(CAST(t AS TIMESTAMP))`` in the store's UTC session, checked equal on every stored time), without
@@ -66,9 +87,23 @@ def epoch_seconds(t: Any) -> Any:
     return _epoch_us(t) / 1_000_000
 
 
+def utc_truncate(t: Any, unit: str) -> Any:
+    """``t.truncate(unit)`` in UTC (the store's session time zone) without the ICU calendar: the instant is
+    truncated as a UTC wall-clock time, which DuckDB does several times faster than a time-zone-aware one."""
+    return _instant(_naive_epoch_us(_naive(_epoch_us(t)).truncate(unit)))
+
+
+def key_hash(source: Any, key: Any) -> Any:
+    """The 64-bit hash of a (source, id) key: joins, group-bys and distinct counts over these integers are
+    several times faster than over the strings. A collision among a million keys has a probability of about
+    1e-8."""
+    return source.concat(_SEP, key).hash()
+
+
 def period_comments(con: Any) -> Any:
-    """The Ibis expression of :data:`COMMENTS_TABLE`: per commented alert or incident, the first comment and
-    whether any says the classification changed or the record was reopened (one pass over the comments)."""
+    """The Ibis expression of :data:`COMMENTS_TABLE`: per commented alert or incident (``parent_kind`` and
+    ``key``, the :func:`key_hash` of its source and id), the first comment and whether any says the
+    classification changed, the record was reopened or a false positive (one pass over the comments)."""
     c = con.table("comments")
     text = c.text.fill_null("").lower()
 
@@ -77,7 +112,8 @@ def period_comments(con: Any) -> Any:
         for phrase in phrases[1:]:
             hit = hit | text.contains(phrase)
         return hit.any()
-    return c.group_by(["source", "parent_kind", "parent_id"]).aggregate(
+    c = c.mutate(key=key_hash(c.source, c.parent_id))
+    return c.group_by(["parent_kind", "key"]).aggregate(
         first=c.created.min(), reclassified=mentions(RECLASSIFIED), reopened=mentions(REOPENED),
         false_positive=mentions(FALSE_POSITIVE))
 
@@ -85,9 +121,8 @@ def period_comments(con: Any) -> Any:
 def _comment_signals(con: Any, kind: str, key: str) -> Any:
     c = con.table(COMMENTS_TABLE)
     c = c.filter(c.parent_kind == kind)
-    return c.select("source", c.parent_id.name(key), **{f"{kind}_ack": c.first, f"{kind}_reclassified":
-                                                        c.reclassified, f"{kind}_reopened": c.reopened,
-                                                        f"{kind}_fp": c.false_positive})
+    return c.select(c.key.name(key), **{f"{kind}_ack": c.first, f"{kind}_reclassified": c.reclassified,
+                                        f"{kind}_reopened": c.reopened, f"{kind}_fp": c.false_positive})
 
 
 def period_alerts(con: Any) -> Any:
@@ -96,34 +131,18 @@ def period_alerts(con: Any) -> Any:
     period = con.table(PERIOD_TABLE)
     a = alerts.cross_join(period)
     a = a.filter((a.created >= a.since) & (a.created < a.until)).drop("since", "until")
-    by_alert = _comment_signals(con, "alert", "alert_id")
-    by_incident = _comment_signals(con, "incident", "incident_id")
-    a = a.left_join(by_alert, [a.source == by_alert.source, a.id == by_alert.alert_id]).drop(
-        "source_right", "alert_id")
-    a = a.left_join(by_incident, [a.source == by_incident.source, a.incident_id == by_incident.incident_id]
-                    ).drop("source_right", "incident_id_right")
-    # Truncating a TIMESTAMPTZ goes through the ICU calendar, slow row by row: the buckets are computed once per
-    # hour of alerts (every bucket boundary is on the hour, UTC) and joined back. An hour whose first and last
-    # alert fall in different buckets (which cannot happen) is truncated row by row.
-    hour = _epoch_us(a.created) // 3_600_000_000
-    a = a.mutate(hour=hour)
-    hours = a.group_by("hour").aggregate(lo=a.created.min(), hi=a.created.max())
-    calendar = {}
-    for name, unit in (("day", "D"), ("week", "W"), ("month", "M")):
-        calendar[f"{name}_lo"] = hours.lo.truncate(unit)
-        calendar[f"{name}_hi"] = hours.hi.truncate(unit)
-    hours = hours.select("hour", **calendar)
-    a = a.left_join(hours, a.hour == hours.hour).drop("hour_right")
-
-    def bucket(name: str, unit: str) -> Any:
-        lo = a[f"{name}_lo"]
-        return ibis.ifelse(lo == a[f"{name}_hi"], lo, a.created.truncate(unit))
-
+    a = a.mutate(ak=key_hash(a.source, a.id),
+                 ik=key_hash(a.source, a.incident_id.fill_null(ibis.literal("#").concat(a.id))),
+                 in_incident=a.incident_id.notnull())
+    by_alert = _comment_signals(con, "alert", "alert_key")
+    by_incident = _comment_signals(con, "incident", "incident_key")
+    a = a.left_join(by_alert, a.ak == by_alert.alert_key).drop("alert_key")
+    # an alert without an incident has no incident comments (its ``ik`` is its own, not an incident's)
+    a = a.left_join(by_incident, (a.ik == by_incident.incident_key) & a.in_incident).drop("incident_key")
     source_name = a.detection_source.fill_null(a.service_source).fill_null("unknown")
     ack = ibis.least(a.alert_ack, a.incident_ack).fill_null(a.alert_ack).fill_null(a.incident_ack)
     return a.select(
-        source=a.source, alert_id=a.id, incident_id=a.incident_id, title=a.title.fill_null(""),
-        created=a.created, resolved=a.resolved, acknowledged=ack,
+        title=a.title.fill_null(""), created=a.created, resolved=a.resolved, acknowledged=ack,
         severity=a.severity.fill_null("unknown"), status=a.status.fill_null("unknown"),
         classification=a.classification, determination=a.determination,
         source_name=source_name, detector_id=a.detector_id.fill_null(""), assigned_to=a.assigned_to,
@@ -133,42 +152,42 @@ def period_alerts(con: Any) -> Any:
         reopened=a.alert_reopened.fill_null(False) | a.incident_reopened.fill_null(False),
         # a comment names a false-positive verdict (with ``reclassified``: a false positive later reclassified)
         false_positive_mentioned=a.alert_fp.fill_null(False) | a.incident_fp.fill_null(False),
-        day=bucket("day", "D"), week=bucket("week", "W"), month=bucket("month", "M"),
-        # 64-bit hashes of the alert and incident keys: joins and distinct counts over integers are several
-        # times faster than over strings; a collision among a million keys has a probability of about 1e-8
-        ak=a.source.concat(_SEP, a.id).hash(),
-        ik=a.source.concat(_SEP, a.incident_id.fill_null(ibis.literal("#").concat(a.id))).hash(),
+        day=utc_truncate(a.created, "D"), week=utc_truncate(a.created, "W"), month=utc_truncate(a.created, "M"),
+        ak=a.ak, ik=a.ik, in_incident=a.in_incident,
     )
 
 
-def counted_techniques(con: Any) -> Any:
-    """Distinct (source, alert_id, technique_id) of the store that count as techniques (not invalid ids)."""
+def _counted(con: Any) -> Any:
     tech = con.table("alert_techniques")
-    t = tech.filter(tech.technique_id.notnull() & tech.status.isin(list(COUNTED_STATUSES)))
-    return t.select("source", "alert_id", "technique_id").distinct()
+    return tech.filter(tech.technique_id.notnull() & tech.status.isin(list(COUNTED_STATUSES)))
 
 
 def period_techniques(con: Any) -> Any:
-    """The Ibis expression of :data:`TECHNIQUES_TABLE` (reads :data:`ALERTS_TABLE`)."""
-    alerts = con.table(ALERTS_TABLE)
-    t = counted_techniques(con)
-    return t.join(alerts.select("source", "alert_id", "ak"), ["source", "alert_id"]).select(
-        "source", "alert_id", "technique_id", "ak")
+    """The Ibis expression of :data:`TECHNIQUES_TABLE`: distinct (technique_id, ak) of the period's alerts."""
+    t = _counted(con)
+    t = t.select("technique_id", ak=key_hash(t.source, t.alert_id))
+    return t.semi_join(con.table(ALERTS_TABLE), "ak").distinct()
 
 
 _FINGERPRINT = "SELECT count(*), max(last_updated), max(ingest_file_id) FROM alerts"
 
 
 def first_seen(con: Any) -> Any:
-    """Techniques whose first alert in the whole store falls in the period, with that time (``first_seen``)."""
-    alerts = con.table("alerts")
-    tech = con.table("alert_techniques")
-    # as counted_techniques, without its DISTINCT (the earliest time is the same with duplicates)
-    t = tech.filter(tech.technique_id.notnull() & tech.status.isin(list(COUNTED_STATUSES)))
-    j = t.join(alerts, [t.source == alerts.source, t.alert_id == alerts.id])
-    first = j.group_by("technique_id").aggregate(first_seen=j.created.min()).cross_join(con.table(PERIOD_TABLE))
-    return first.filter((first.first_seen >= first.since) & (first.first_seen < first.until)).select(
-        "technique_id", "first_seen").order_by(["first_seen", "technique_id"])
+    """Techniques whose first alert in the whole store falls in the period, with that time (``first_seen``).
+
+    Those are the period's techniques that no alert before the period has: their first time is their first
+    in the period. Only the alerts before the period are read from the store (none when the period starts
+    with the store).
+    """
+    alerts = con.table(ALERTS_TABLE).select("ak", "created")
+    tech = con.table(TECHNIQUES_TABLE)
+    j = tech.join(alerts, "ak")
+    first = j.group_by("technique_id").aggregate(first_seen=j.created.min())
+    earlier = con.table("alerts").cross_join(con.table(PERIOD_TABLE))
+    earlier = earlier.filter(earlier.created < earlier.since)
+    t = _counted(con)
+    before = t.semi_join(earlier, [t.source == earlier.source, t.alert_id == earlier.id]).select("technique_id")
+    return first.anti_join(before, "technique_id").order_by(["first_seen", "technique_id"])
 
 
 def _flag(prefix: str, value: str) -> str:
@@ -212,7 +231,10 @@ def period_incidents(con: Any) -> Any:
     incidents = con.table("incidents")
     alerts = con.table("alerts")
     period = con.table(PERIOD_TABLE)
-    keys = alerts.select("source", "incident_id", alert_id="id")
+    # only alerts in an incident count (the hashed keys join as the strings would, without their cost)
+    alerts = alerts.filter(alerts.incident_id.notnull())
+    alerts = alerts.mutate(ak=key_hash(alerts.source, alerts.id), ik=key_hash(alerts.source, alerts.incident_id))
+    keys = alerts.select("ak", "ik")
     tech_keys = sorted(v for f, v in signals.values() if f == "techniques")
     tech = con.table("alert_techniques")
     tech = tech.filter(tech.technique_id.isin(tech_keys))
@@ -222,17 +244,17 @@ def period_incidents(con: Any) -> Any:
     comments = con.table(COMMENTS_TABLE)
     alert_comments = comments.filter(comments.parent_kind == "alert")
     incident_comments = comments.filter(comments.parent_kind == "incident")
-    # The category signals are string tests: made once per distinct (category, categories) pair and joined
-    # back, instead of a dozen substring searches on each of a million alerts.
-    alerts = alerts.mutate(
-        cat1=alerts.category.fill_null("").lower().replace(" ", ""),
-        cats=ibis.literal(",").concat(alerts.categories.join(","), ",").lower().replace(" ", "").fill_null(",,"))
-    pairs = alerts.select("cat1", "cats").distinct()
-    pairs = pairs.mutate(cat_mask=_mask({name: (pairs.cat1 == value) | pairs.cats.contains(f",{value},")
-                                         for name, (feature, value) in signals.items() if feature == "categories"},
-                                        bits))
-    alerts = alerts.left_join(pairs, [alerts.cat1 == pairs.cat1, alerts.cats == pairs.cats]).drop(
-        "cat1_right", "cats_right")
+    # The category signals are string tests: made once per distinct (category, categories) pair, found by
+    # hashing the raw pair (no string is built per alert), and joined back by that hash.
+    alerts = alerts.mutate(pair=_pair_hash(alerts.category, alerts.categories))
+    pairs = alerts.group_by("pair").aggregate(category=alerts.category.arbitrary(),
+                                              categories=alerts.categories.arbitrary())
+    cat1 = pairs.category.fill_null("").lower().replace(" ", "")
+    cats = ibis.literal(",").concat(pairs.categories.join(","), ",").lower().replace(" ", "").fill_null(",,")
+    pairs = pairs.select("pair", cat_mask=_mask({name: (cat1 == value) | cats.contains(f",{value},")
+                                                 for name, (feature, value) in signals.items()
+                                                 if feature == "categories"}, bits))
+    alerts = alerts.left_join(pairs, "pair")
     threat = alerts.threat_family_name.fill_null("").concat(" ", alerts.threat_display_name.fill_null(""))
     alert_flags = {"ransom_named": threat.lower().contains("ransom")}
     for name, (feature, value) in signals.items():
@@ -242,41 +264,41 @@ def period_incidents(con: Any) -> Any:
             alert_flags[name] = (alerts.detection_source == value) | (alerts.service_source == value)
     tech_flags = {name: tech.technique_id == value for name, (f, value) in signals.items() if f == "techniques"}
     ev_flags = {name: ev.type == value for name, (f, value) in signals.items() if f == "evidence_types"}
-    # the alerts' techniques, evidence and comments reach their incident through one join with the alert keys
+    # The alerts' techniques, evidence and comments reach their incident through one join with the alert keys;
+    # with the alerts' own rows they make one group-by per incident.
     no_time = ibis.null().cast(alert_comments.first.type())
+    zero, one = ibis.literal(0, type="int64"), ibis.literal(1, type="int64")
     sides = (
-        (tech, tech.alert_id, _mask(tech_flags, bits), no_time),
-        (ev, ev.alert_id, _mask(ev_flags, bits), no_time),
-        (alert_comments, alert_comments.parent_id, ibis.literal(0, type="int64"), alert_comments.first),
+        (tech, key_hash(tech.source, tech.alert_id), _mask(tech_flags, bits), no_time),
+        (ev, key_hash(ev.source, ev.alert_id), _mask(ev_flags, bits), no_time),
+        (alert_comments, alert_comments.key, zero, alert_comments.first),
     )
-    per_alert = ibis.union(*(t.select(source=t.source.cast(dt.string), alert_id=alert_id.cast(dt.string),
-                                      mask=mask, first=first) for t, alert_id, mask, first in sides))
-    per_alert = per_alert.join(keys, ["source", "alert_id"])
+    per_alert = ibis.union(*(t.select(ak=ak, mask=mask, first=first) for t, ak, mask, first in sides))
+    per_alert = per_alert.join(keys, "ak")
+    rows = ibis.union(
+        alerts.select("ik", n=one, created=alerts.created,
+                      mask=_mask(alert_flags, bits) | alerts.cat_mask.fill_null(zero), first=no_time),
+        per_alert.select("ik", n=zero, created=no_time, mask=per_alert.mask, first=per_alert.first))
     parts = [
-        alerts.group_by(["source", "incident_id"]).aggregate(
-            n_alerts=alerts.count(), first_alert=alerts.created.min(),
-            alert_mask=(_mask(alert_flags, bits) | alerts.cat_mask.fill_null(0)).bit_or()),
-        per_alert.group_by(["source", "incident_id"]).aggregate(
-            side_mask=per_alert.mask.bit_or(), alert_ack=per_alert.first.min()),
-        incident_comments.select("source", incident_id=incident_comments.parent_id,
-                                 incident_ack=incident_comments.first),
+        rows.group_by("ik").aggregate(n_alerts=rows.n.sum(), first_alert=rows.created.min(),
+                                      alert_mask=rows.mask.bit_or(), alert_ack=rows.first.min()),
+        incident_comments.select(ik=incident_comments.key, incident_ack=incident_comments.first),
     ]
     out = incidents.filter(~incidents.is_stub.fill_null(False))
+    out = out.mutate(ik=key_hash(out.source, out.id))
     for part in parts:
-        out = out.left_join(part, [out.source == part.source, out.id == part.incident_id]).drop(
-            "source_right", "incident_id")
+        out = out.left_join(part, "ik")
     out = out.cross_join(period)
     first_alert = out.first_alert.fill_null(out.created)
     out = out.filter(first_alert < out.until)
     ack = ibis.least(out.alert_ack, out.incident_ack).fill_null(out.alert_ack).fill_null(out.incident_ack)
-    zero = ibis.literal(0, type="int64")
-    mask = out.alert_mask.fill_null(zero) | out.side_mask.fill_null(zero)
+    mask = out.alert_mask.fill_null(zero)
     # the incident's own determination counts like its alerts'
     own = {name: out.determination == value for name, (feature, value) in signals.items()
            if feature == "determinations"}
     out = out.mutate(signals=mask | _mask(own, bits))
     return out.select(
-        source=out.source, incident_id=out.id, title=out.title.fill_null(""),
+        source=out.source, incident_id=out.id, ik=out.ik, title=out.title.fill_null(""),
         severity=out.severity.fill_null("unknown"), status=out.status.fill_null("unknown"),
         classification=out.classification, determination=out.determination, assigned_to=out.assigned_to,
         created=out.created, first_activity=out.first_activity, first_alert=first_alert, acknowledged=ack,
@@ -313,7 +335,7 @@ def incident_types(store: Store) -> dict[tuple[str, ...], str]:
                         "incident_type": pa.array([r[1] for r in rows], pa.string())})
     store.con.register("aa_program_type_map", mapping)
     try:
-        store.con.execute(f"CREATE OR REPLACE TEMP TABLE {TYPES_TABLE} AS SELECT i.source, i.incident_id, "  # noqa: S608
+        store.con.execute(f"CREATE OR REPLACE TEMP TABLE {TYPES_TABLE} AS SELECT i.source, i.incident_id, i.ik, "  # noqa: S608
                           f"m.incident_type FROM {INCIDENTS_TABLE} i JOIN aa_program_type_map m USING (signals)")
     finally:
         store.con.unregister("aa_program_type_map")
@@ -372,7 +394,6 @@ __all__ = [
     "REOPENED",
     "TECHNIQUES_TABLE",
     "TYPES_TABLE",
-    "counted_techniques",
     "epoch_seconds",
     "first_seen",
     "first_seen_rows",

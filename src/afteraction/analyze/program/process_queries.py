@@ -39,13 +39,13 @@ def _outcomes(t: Any) -> dict[str, Any]:
 
 def _overall(con: Any) -> Any:
     t = con.table(ALERTS_TABLE)
-    return t.aggregate(incidents=t.incident_id.nunique(), **_outcomes(t))
+    return t.aggregate(incidents=t.ik.nunique(where=t.in_incident), **_outcomes(t))
 
 
 def _by_bucket(bucket: Bucket) -> Any:
     def build(con: Any) -> Any:
         t = con.table(ALERTS_TABLE)
-        return t.group_by(start=t[bucket]).aggregate(alerts=t.count(), incidents=t.incident_id.nunique()
+        return t.group_by(start=t[bucket]).aggregate(alerts=t.count(), incidents=t.ik.nunique(where=t.in_incident)
                                                      ).order_by("start")
     return build
 
@@ -63,10 +63,10 @@ def _by_severity(con: Any) -> Any:
 def _repeated(con: Any) -> Any:
     """Technique -> true-positive incidents of the period with an alert mapped to it."""
     a = con.table(ALERTS_TABLE)
-    tp = a.filter((a.classification == TP) & a.incident_id.notnull()).select("ak", "incident_id")
+    tp = a.filter((a.classification == TP) & a.in_incident).select("ak", "ik")
     # joined on the alert key's hash, and distinct (technique, incident) pairs counted by a plain group-by
     t = con.table(TECHNIQUES_TABLE).select("technique_id", "ak").join(tp, "ak")
-    t = t.select("technique_id", "incident_id").distinct()
+    t = t.select("technique_id", "ik").distinct()
     return t.group_by("technique_id").aggregate(incidents=t.count()).order_by(
         [ibis.desc("incidents"), "technique_id"])
 

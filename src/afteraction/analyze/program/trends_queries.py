@@ -41,7 +41,7 @@ def _dimension_rows(con: Any, bucket: str) -> list[Any]:
     tactics = con.table(TACTICS_TABLE)
     tactic = tagged.join(tactics, tagged.technique_id == tactics.technique_id)
     types = con.table(TYPES_TABLE)
-    typed = base.left_join(types, [base.source == types.source, base.incident_id == types.incident_id])
+    typed = base.left_join(types, (base.ik == types.ik) & base.in_incident)
 
     def part(t: Any, name: str, value: Any) -> Any:
         return t.select(dimension=ibis.literal(name), value=value.cast("string"), b=t.b, ak=t.ak, ik=t.ik)

@@ -120,28 +120,30 @@ def _sla(con: Any) -> Any:
 
 
 # The detectors: a store can hold millions of distinct detector ids, so only the candidates (the k busiest by
-# alerts and the k busiest by false and benign positives, ties broken by key, from one exact group-by over
-# the keys) get their full counts, and only those reach Python. Exact and deterministic, and faster here than
-# DuckDB's approx_top_k sketch was (0.28 s against 0.38 s on 0.93M alerts). A detector is (source name,
-# detector id), and the title when the alert carries no detector id.
-_KEY = "source_name || chr(31) || detector_id || chr(31) || CASE WHEN detector_id = '' THEN title ELSE '' END"
+# alerts and the k busiest by false and benign positives, ties broken by key, from one exact group-by) get
+# their full counts, and only those reach Python, with the number of detectors. Exact and deterministic. A
+# detector is (source name, detector id), and the title when the alert carries no detector id: the alerts are
+# grouped by those three columns, and the string key that breaks ties is built per detector, not per alert.
 # Only fixed table and column names are interpolated into this SQL; the one value, k, is a parameter.
+_TITLE_KEY = "CASE WHEN detector_id = '' THEN title ELSE '' END"
 _DETECTOR_SQL = f"""
-WITH t AS (SELECT {_KEY} AS k, classification FROM {ALERTS_TABLE}),
-g AS (SELECT k, count(*) AS n, count(*) FILTER (WHERE classification IN ('{FP}', '{BENIGN}')) AS w
-      FROM t GROUP BY k),
-cand AS (SELECT k FROM (SELECT k FROM g ORDER BY n DESC, k LIMIT $k)
-         UNION SELECT k FROM (SELECT k FROM g WHERE w > 0 ORDER BY w DESC, k LIMIT $k))
-SELECT source_name, detector_id, min(title) AS title, count(*) AS alerts,
+WITH g AS (SELECT source_name, detector_id, {_TITLE_KEY} AS tk, count(*) AS n,
+                  count(*) FILTER (WHERE classification IN ('{FP}', '{BENIGN}')) AS w
+           FROM {ALERTS_TABLE} GROUP BY ALL),
+k AS (SELECT *, source_name || chr(31) || detector_id || chr(31) || tk AS k FROM g),
+cand AS (SELECT source_name, detector_id, tk FROM (SELECT * FROM k ORDER BY n DESC, k LIMIT $k)
+         UNION SELECT source_name, detector_id, tk FROM (SELECT * FROM k WHERE w > 0 ORDER BY w DESC, k LIMIT $k))
+SELECT a.source_name, a.detector_id, min(a.title) AS title, count(*) AS alerts,
        count(*) FILTER (WHERE classification = '{TP}') AS true_positives,
        count(*) FILTER (WHERE classification = '{FP}') AS false_positives,
        count(*) FILTER (WHERE classification = '{BENIGN}') AS benign,
-       count(*) FILTER (WHERE automated) AS automated
-FROM {ALERTS_TABLE} WHERE {_KEY} IN (SELECT k FROM cand)
-GROUP BY source_name, detector_id, CASE WHEN detector_id = '' THEN title ELSE '' END
-ORDER BY alerts DESC, source_name, detector_id, title
+       count(*) FILTER (WHERE automated) AS automated,
+       (SELECT count(*) FROM g) AS detectors
+FROM {ALERTS_TABLE} a JOIN cand ON a.source_name = cand.source_name AND a.detector_id = cand.detector_id
+                                 AND (CASE WHEN a.detector_id = '' THEN a.title ELSE '' END) = cand.tk
+GROUP BY a.source_name, a.detector_id, cand.tk
+ORDER BY alerts DESC, a.source_name, a.detector_id, title
 """  # noqa: S608
-_DETECTOR_COUNT_SQL = f"SELECT count(DISTINCT {_KEY}) FROM {ALERTS_TABLE}"  # noqa: S608
 
 
 def _me() -> tuple[Any, ...]:
@@ -180,8 +182,10 @@ def detector_rows(store: Store, candidates: int) -> tuple[list[dict[str, Any]], 
     cursor = store.con.execute(_DETECTOR_SQL, {"k": candidates})
     columns = [d[0] for d in cursor.description]
     found = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-    total = store.con.execute(_DETECTOR_COUNT_SQL).fetchone()
-    return found, int(total[0]) if total and total[0] else 0
+    total = found[0].pop("detectors") if found else 0
+    for row in found[1:]:
+        del row["detectors"]
+    return found, int(total)
 
 
 def drop(store: Store) -> None:

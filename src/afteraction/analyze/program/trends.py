@@ -59,8 +59,10 @@ def _register(store: Store, kb: KnowledgeBase, recent_since: datetime) -> None:
                 [recent_since])
     ids = [r["technique_id"] for r in run_rows(store, "trends-period-techniques", q.period_techniques, _me())]
     pairs = [(tid, tac) for tid in ids if (t := kb.technique(tid)) for tac in t.tactics]
+    code = {tac: i for i, tac in enumerate(sorted({p[1] for p in pairs}))}
     tactics = pa.table({"technique_id": pa.array([p[0] for p in pairs], pa.string()),
-                        "tactic": pa.array([p[1] for p in pairs], pa.string())})
+                        "tactic": pa.array([p[1] for p in pairs], pa.string()),
+                        "code": pa.array([code[p[1]] for p in pairs], pa.int64())})
     name = q.TACTICS_TABLE
     con.register(f"{name}_arrow", tactics)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")  # noqa: S608 - constants
@@ -181,8 +183,13 @@ def _series(store: Store, kb: KnowledgeBase, period: Period, starts: list[dateti
         i = index.get(_key(r["b"]))
         if i is None:
             continue
-        target = totals[i] if r["dimension"] == "" else cells.setdefault(
-            (r["dimension"], r["value"]), [[0, 0] for _ in starts])[i]
+        if r["dimension"] == "":
+            target = totals[i]
+        else:
+            key = (r["dimension"], r["value"])
+            if key not in cells:
+                cells[key] = [[0, 0] for _ in starts]
+            target = cells[key][i]
         target[0], target[1] = int(r["alerts"]), int(r["incidents"])
     overall = {(r["dimension"], r["value"]): (int(r["alerts"]), int(r["incidents"])) for r in totals_rows}
     top = sorted((k for k in cells if k[0] == "technique"), key=lambda k: (-overall.get(k, (0, 0))[0], k[1]))

@@ -18,7 +18,6 @@ from afteraction.analyze.program.facts import (
 )
 from afteraction.analyze.program.facts import TYPES_TABLE as TYPES_TABLE
 from afteraction.analyze.program.facts import first_seen as first_seen
-from afteraction.analyze.program.trends_model import DIMENSIONS
 
 PARAMS_TABLE = "aa_trends_params"
 DIMENSION_TABLE = "aa_trends_dimension_incidents"
@@ -31,50 +30,52 @@ def _alerts(con: Any) -> Any:
     return con.table(ALERTS_TABLE)
 
 
-def _dimension_rows(con: Any, bucket: str) -> list[Any]:
-    """One table per dimension, in DIMENSIONS order, with columns dimension, value, b (bucket start), ak (alert
-    key hash), ik (incident key hash)."""
-    a = _alerts(con)
-    base = a.mutate(b=a[bucket])
-    tech = con.table(TECHNIQUES_TABLE).select("technique_id", "ak")
-    tagged = tech.join(base, "ak")
-    tactics = con.table(TACTICS_TABLE)
-    tactic = tagged.join(tactics, tagged.technique_id == tactics.technique_id)
-    types = con.table(TYPES_TABLE)
-    typed = base.left_join(types, (base.ik == types.ik) & base.in_incident)
-
-    def part(t: Any, name: str, value: Any) -> Any:
-        return t.select(dimension=ibis.literal(name), value=value.cast("string"), b=t.b, ak=t.ak, ik=t.ik)
-
-    return [
-        part(tactic, "tactic", tactic.tactic),
-        part(tagged, "technique", tagged.technique_id),
-        part(base, "severity", base.severity),
-        part(base, "source", base.source_name),
-        part(typed, "incident_type", typed.incident_type.fill_null("unknown")),
-        part(base, "determination", base.determination.fill_null("unknown")),
-    ]
-
-
-def _per_incident(dimension: str, t: Any) -> Any:
-    """Alerts per (dimension, value, bucket, incident). For tactics an alert with two techniques of one tactic
-    is one alert."""
-    if dimension == "tactic":
-        t = t.select("value", "b", "ik", "ak").distinct()
-    # the dimension is a constant of the part: added after the group-by, not hashed as a key
-    per = t.group_by(["value", "b", "ik"]).aggregate(n=t.count())
-    return per.select(dimension=ibis.literal(dimension), value=per.value, b=per.b, ik=per.ik, n=per.n)
-
-
 def dimension_incidents(bucket: str) -> Any:
     """The builder of :data:`DIMENSION_TABLE`: alerts per (dimension, value, bucket, incident), the one pass
     over the period's rows from which both breakdowns are counted (distinct incidents by plain group-bys,
-    which engines run much faster than DISTINCT aggregates). Dimension ``""`` holds the bucket totals."""
+    which engines run much faster than DISTINCT aggregates). Dimension ``""`` holds the bucket totals.
+
+    The alert-level dimensions come from one group-by of the alerts by bucket, incident, severity, source and
+    determination, re-grouped per dimension; an incident has one type, so its type rows are its total rows.
+    Techniques and tactics are counted per alert (``ak``): an alert with two techniques of one tactic is one
+    alert of that tactic.
+    """
     def build(con: Any) -> Any:
         a = _alerts(con)
-        total = a.select(dimension=ibis.literal(""), value=ibis.literal(""), b=a[bucket], ik=a.ik, ak=a.ak)
-        parts = [_per_incident(d, t) for d, t in zip(("", *DIMENSIONS), (total, *_dimension_rows(con, bucket)),
-                                                     strict=True)]
+        a = a.mutate(b=a[bucket])
+        per = a.group_by(["b", "ik", "in_incident", "severity", "source_name",
+                          a.determination.fill_null("unknown").name("det")]).aggregate(n=a.count())
+
+        def regroup(name: str, value: Any) -> Any:
+            t = per.group_by([value.name("value"), "b", "ik"]).aggregate(n=per.n.sum())
+            return t.select(dimension=ibis.literal(name), value=t.value, b=t.b, ik=t.ik, n=t.n)
+        total = per.group_by(["b", "ik", "in_incident"]).aggregate(n=per.n.sum())
+        types = con.table(TYPES_TABLE)
+        typed = total.left_join(types, (total.ik == types.ik) & total.in_incident)
+        tech = con.table(TECHNIQUES_TABLE)
+        tagged = tech.join(a.select("ak", "b", "ik"), "ak")
+        tactics = con.table(TACTICS_TABLE)
+        # tactics by small integer code, so the distinct (tactic, alert) pairs are integer pairs
+        tactic = tech.join(tactics, "technique_id").select("code", "ak").distinct()
+        tactic = tactic.join(a.select("ak", "b", "ik"), "ak")
+        names = tactics.select("code", "tactic").distinct()
+
+        def counted(t: Any, name: str, value: Any) -> Any:
+            g = t.group_by([value.name("value"), "b", "ik"]).aggregate(n=t.count())
+            return g.select(dimension=ibis.literal(name), value=g.value, b=g.b, ik=g.ik, n=g.n)
+        by_tactic = counted(tactic, "tactic", tactic.code)
+        by_tactic = by_tactic.join(names, by_tactic.value == names.code).select(
+            "dimension", value=names.tactic, b=by_tactic.b, ik=by_tactic.ik, n=by_tactic.n)
+        parts = [
+            total.select(dimension=ibis.literal(""), value=ibis.literal(""), b=total.b, ik=total.ik, n=total.n),
+            by_tactic,
+            counted(tagged, "technique", tagged.technique_id),
+            regroup("severity", per.severity),
+            regroup("source", per.source_name),
+            typed.select(dimension=ibis.literal("incident_type"), value=typed.incident_type.fill_null("unknown"),
+                         b=typed.b, ik=typed.ik, n=typed.n),
+            regroup("determination", per.det),
+        ]
         return ibis.union(*parts)
     return build
 

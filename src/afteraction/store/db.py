@@ -57,11 +57,13 @@ class Store:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             elif not self.path.exists():
                 raise StoreError(f"no store at {self.path}; run 'afteraction ingest' first")
+            limit = _memory_limit(read_only)
             self.con = duckdb.connect(str(self.path), read_only=read_only)
             self.con.execute("SET TimeZone = 'UTC'")
             # DuckDB draws a progress bar on stdout for long queries: it would corrupt piped JSON/CSV output.
             self.con.execute("SET enable_progress_bar = false")
-            self.con.execute(f"SET memory_limit = '{_memory_limit()}'")
+            if limit is not None:
+                self.con.execute(f"SET memory_limit = '{limit}'")
             if not read_only:
                 migrate(self.con)
         except duckdb.Error as exc:
@@ -229,13 +231,17 @@ def _staging_parent(db_path: Path) -> Path:
     return db_path.parent
 
 
-def _memory_limit() -> str:
-    """DuckDB's memory budget: ``$AFTERACTION_DUCKDB_MEMORY`` (e.g. ``4GB``), else 1GB.
+def _memory_limit(read_only: bool) -> str | None:
+    """DuckDB's memory budget: ``$AFTERACTION_DUCKDB_MEMORY`` (e.g. ``4GB``); else 1GB for a store opened
+    for writing, and DuckDB's own default (80 % of the memory it detects) for one opened read-only (None).
 
-    DuckDB's own default (80 % of RAM) lets its buffer cache grow with the data; a fixed budget keeps
-    ingest memory flat, and DuckDB spills to disk beyond it.
+    Ingest holds a fixed budget so that its memory stays flat, spilling to disk beyond it. The analyses
+    read: their period tables and group-bys over a million alerts take about 1 GB on their own, and at a
+    1 GB budget they ran half as fast (``benchmarks/RESULTS.md``).
     """
-    value = os.environ.get("AFTERACTION_DUCKDB_MEMORY", "1GB").strip()
+    value = os.environ.get("AFTERACTION_DUCKDB_MEMORY", "").strip()
+    if not value:
+        return None if read_only else "1GB"
     if not value.replace(".", "", 1).rstrip("KMGTBkmgtib").isdigit():
         raise StoreError(f"AFTERACTION_DUCKDB_MEMORY must look like 512MB or 4GB, not {value!r}")
     return value

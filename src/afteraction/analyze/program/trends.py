@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-from scipy.stats import beta, binomtest, false_discovery_control
+from scipy.stats import beta, false_discovery_control
 
 from afteraction.analyze.program import facts, trends_model
 from afteraction.analyze.program import trends_queries as q
+from afteraction.analyze.program.binomial import binom_two_sided
 from afteraction.analyze.program.facts import first_seen_rows, materialise
 from afteraction.analyze.program.period import Period, bucket_starts, data_extent, next_bucket
 from afteraction.analyze.program.trends_model import (
@@ -92,10 +93,13 @@ def _change_test(store: Store, kb: KnowledgeBase, recent_since: datetime, fdr: f
     testable = [r for r in rows if r["incidents"] >= min_count] if n_r and n_b else []
     changes: list[TechniqueChange] = []
     p0 = n_r / n_all if n_all else 0.0
-    results = [binomtest(int(r["recent"]), int(r["incidents"]), p0) for r in testable]
-    qs = false_discovery_control([x.pvalue for x in results], method="bh") if results else []
+    # the exact two-sided test of scipy's binomtest, for all techniques at once (program.binomial)
+    pvalues = [float(v) for v in binom_two_sided(np.array([int(r["recent"]) for r in testable], dtype=np.int64),
+                                                 np.array([int(r["incidents"]) for r in testable], dtype=np.int64),
+                                                 p0)]
+    qs = false_discovery_control(pvalues, method="bh") if pvalues else []
     lows, highs = _clopper_pearson([int(r["recent"]) for r in testable], [int(r["incidents"]) for r in testable])
-    for r, res, qv, low, high in zip(testable, results, qs, lows, highs, strict=True):
+    for r, pvalue, qv, low, high in zip(testable, pvalues, qs, lows, highs, strict=True):
         x_r, n = int(r["recent"]), int(r["incidents"])
         x_b = n - x_r
         rate_r, rate_b = x_r / n_r, x_b / n_b
@@ -105,7 +109,7 @@ def _change_test(store: Store, kb: KnowledgeBase, recent_since: datetime, fdr: f
             tactics=t.tactics if t else (), direction=_direction(rate_r, rate_b),
             baseline_incidents=x_b, recent_incidents=x_r, baseline_rate=rate_b, recent_rate=rate_r,
             rate_ratio=_ratio(x_r / n, n_b, n_r), ratio_low=_ratio(low, n_b, n_r) or 0.0,
-            ratio_high=_ratio(high, n_b, n_r), p_value=float(res.pvalue), q_value=float(qv),
+            ratio_high=_ratio(high, n_b, n_r), p_value=pvalue, q_value=float(qv),
             flagged=bool(qv <= fdr)))
     flagged = sorted((c for c in changes if c.flagged), key=lambda c: (c.q_value, -_strength(c), c.technique))
     return ChangeTest(
@@ -252,11 +256,14 @@ def trends(store: Store, kb: KnowledgeBase, period: Period, *, recent: timedelta
     _register(store, kb, recent_since)
     starts = bucket_starts(period)
     sql = compiled_sql(store, f"trends-dimensions-{period.bucket}", q.dimension_incidents(period.bucket), _me())
-    store.con.execute(f"CREATE OR REPLACE TEMP TABLE {q.DIMENSION_TABLE} AS {sql}")
-    changes = _change_test(store, kb, recent_since, fdr, min_count, period)
-    totals_rows = run_rows(store, "trends-by-period", q.by_period, _me())
-    buckets, series = _series(store, kb, period, starts, {c.technique for c in changes.flagged}, totals_rows)
-    response, overall = _response(store, period, starts)
+    try:
+        store.con.execute(f"CREATE OR REPLACE TEMP TABLE {q.DIMENSION_TABLE} AS {sql}")
+        changes = _change_test(store, kb, recent_since, fdr, min_count, period)
+        totals_rows = run_rows(store, "trends-by-period", q.by_period, _me())
+        buckets, series = _series(store, kb, period, starts, {c.technique for c in changes.flagged}, totals_rows)
+        response, overall = _response(store, period, starts)
+    finally:  # the period tables stay for the next analysis; this one's own (millions of rows) go
+        store.con.execute(f"DROP TABLE IF EXISTS {q.DIMENSION_TABLE}")
     notes = []
     if not (changes.baseline_incidents and changes.recent_incidents):
         notes.append("No technique was tested: the baseline or the recent window has no incidents.")

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from afteraction.analyze.program import skills_stats as st
 from afteraction.analyze.program.period import resolve_period
 from afteraction.analyze.program.skills import MIN_ALERTS, skills
-from afteraction.analyze.program.skills_model import json_schema
+from afteraction.analyze.program.skills_model import DELAY_SIGNALS, RATE_SIGNALS, json_schema
+from afteraction.analyze.program.skills_signals import Alerts, group_signals
 from afteraction.analyze.program.skills_stats import RankSums
 from afteraction.render.json import to_json
 from afteraction.store import Store
@@ -95,6 +97,155 @@ def test_rank_sums_match_scipy():
     p = rs.greater(int(members.sum()), float(rs.ranks[members].sum()))
     ref = stats.mannwhitneyu(values[members], values[~members], alternative="greater", method="asymptotic")
     assert p == pytest.approx(ref.pvalue, rel=1e-9)
+
+
+def _random_pairs(rng, n, groups):
+    """Distinct (group, alert) pairs, shuffled; group 0 is empty, group 1 holds every alert."""
+    member = rng.random((groups, n)) < rng.random((groups, 1)) * 0.6
+    member[0], member[1] = False, True
+    codes, alerts = np.nonzero(member)
+    shuffle = rng.permutation(len(codes))
+    return codes[shuffle], alerts[shuffle]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_vectorised_medians_match_np_median(seed):
+    rng = np.random.default_rng(seed)
+    n, groups = 300, 12
+    values = np.round(rng.lognormal(size=n), 1)  # ties on purpose
+    values[rng.random(n) < 0.2] = np.nan
+    rs = RankSums(values)
+    codes, alerts = _random_pairs(rng, n, groups)
+    ok = ~np.isnan(values[alerts])
+    c, a = codes[ok], alerts[ok]
+    order = st.group_sort(c, rs.pos[a], st.group_counts(c, groups), rs.n)
+    medians, rest = st.group_medians(rs.ordered, order), st.rest_medians(rs.ordered, order)
+    # with NaN: positions in the sorted values of the pairs themselves (NaN last)
+    raw_order = st.group_sort(codes, np.argsort(np.argsort(values[alerts])), st.group_counts(codes, groups),
+                              len(codes))
+    with_nan = st.group_medians(np.sort(values[alerts]), raw_order)
+    for g in range(groups):
+        mine = a[c == g]
+        others = np.setdiff1d(np.flatnonzero(~np.isnan(values)), mine)
+        assert np.array_equal(medians[g], np.median(values[mine]) if len(mine) else np.nan, equal_nan=True)
+        assert np.array_equal(rest[g], np.median(values[others]) if len(others) else np.nan, equal_nan=True)
+        everything = values[alerts[codes == g]]
+        assert np.array_equal(with_nan[g], np.median(everything) if len(everything) else np.nan, equal_nan=True)
+    assert np.isnan(rest[1])  # a group of every alert has no rest
+    levels = np.array([3.5, np.nan, 0.25, 3.5, 7.0])
+    level = rng.integers(0, len(levels) - 1 if seed == 1 else len(levels), size=len(codes))
+    by_level = st.level_medians(codes, level, levels, groups)
+    for g in range(groups):
+        mine = levels[level[codes == g]]
+        assert np.array_equal(by_level[g], np.median(mine) if len(mine) else np.nan, equal_nan=True)
+
+
+def test_rank_sums_by_group_and_from_sorted_runs():
+    rng = np.random.default_rng(11)
+    values = np.round(rng.lognormal(size=500), 1)
+    values[rng.random(500) < 0.1] = np.nan
+    rs = RankSums(values)
+    known = np.flatnonzero(~np.isnan(values))
+    order = np.concatenate([known[known % 3 == r][np.argsort(values[known[known % 3 == r]])] for r in range(3)])
+    order = np.concatenate((order, np.flatnonzero(np.isnan(values))))  # NaN among them are dropped
+    runs = RankSums.sorted_runs(len(values), order, values[order])
+    assert np.array_equal(rs.ordered, runs.ordered)
+    assert np.array_equal(rs.ranks, runs.ranks)
+    assert rs.tie_term == runs.tie_term == float(np.sum(np.unique(values[known], return_counts=True)[1] ** 3.0
+                                                        - np.unique(values[known], return_counts=True)[1]))
+    assert np.array_equal(rs.ranks[known], stats.rankdata(values[known]))
+    assert np.array_equal(rs.ordered[rs.pos[known]], values[known])
+    codes, alerts = _random_pairs(rng, 500, 9)
+    ok = ~np.isnan(values[alerts])
+    c, a = codes[ok], alerts[ok]
+    n1 = st.group_counts(c, 9)
+    assert np.array_equal(rs.sums(c, rs.pos[a], n1), st.group_counts(c, 9, rs.ranks[a]))
+    p = rs.greater_all(n1, rs.sums(c, rs.pos[a], n1))
+    for g in range(9):
+        mine = a[c == g]
+        others = np.setdiff1d(known, mine)
+        if len(mine) == 0 or len(others) == 0:
+            assert np.isnan(p[g])
+            assert rs.greater(int(n1[g]), 0.0) is None
+            continue
+        ref = stats.mannwhitneyu(values[mine], values[others], alternative="greater", method="asymptotic")
+        assert p[g] == pytest.approx(ref.pvalue, rel=1e-9)
+        assert rs.greater(int(n1[g]), float(rs.ranks[mine].sum())) == p[g]
+
+
+def test_binomial_greater_is_binomtest():
+    rng = np.random.default_rng(5)
+    n = rng.integers(1, 400, size=300)
+    k = (rng.random(300) * (n + 1)).astype(int)
+    k[:5], k[5:10] = 0, n[5:10]
+    p0 = rng.random(300) ** 3
+    p0[:3], p0[3] = 0.0, 1.0
+    p = st.binomial_greater(k, n, p0)
+    for i in range(300):
+        assert p[i] == stats.binomtest(int(k[i]), int(n[i]), float(p0[i]), alternative="greater").pvalue
+    assert np.isnan(st.binomial_greater(np.array([0]), np.array([0]), np.array([0.5]))[0])
+
+
+def _reference_signals(data, codes, alerts, groups):
+    """group_signals one group at a time with np.median, scipy and the complement (the former code)."""
+    out = []
+    judged_total = int(data.judged.sum())
+    for g in range(groups):
+        row = []
+        for name in DELAY_SIGNALS:
+            norm, rs = data.norm[name], data.ranks[name]
+            mine = alerts[(codes == g) & ~np.isnan(norm[alerts])]
+            if len(mine) == 0:
+                row.append((name, 0, None, None, None, None, None))
+                continue
+            others = np.setdiff1d(np.flatnonzero(~np.isnan(norm)), mine)
+            value = float(np.median(norm[mine]))
+            rest = float(np.median(norm[others])) if len(others) else None
+            p = rs.greater(len(mine), float(rs.ranks[mine].sum()))
+            row.append((name, len(mine), value, rest, value / rest if rest else None,
+                        float(np.median(data.raw[name][mine])), float(np.median(data.base[name][mine]))))
+            if p is not None:
+                ref = stats.mannwhitneyu(norm[mine], norm[others], alternative="greater", method="asymptotic")
+                assert p == pytest.approx(ref.pvalue, rel=1e-9)
+        members = alerts[codes == g]
+        n = int(data.judged[members].sum())
+        for name in RATE_SIGNALS:
+            k = int(data.flags[name][members].sum())
+            if n == 0 or judged_total - n <= 0:
+                row.append((name, n, None, None, k))
+                continue
+            p0 = (int(data.flags[name].sum()) - k + 0.5) / (judged_total - n + 1)
+            row.append((name, n, k / n, p0, stats.binomtest(k, n, p0, alternative="greater").pvalue, k))
+        out.append(row)
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_group_signals_match_per_group_reference(seed):
+    rng = np.random.default_rng(seed)
+    n, groups = 400, 10
+    idx = rng.permutation(n) if seed == 1 else np.arange(n)  # rows out of and in rowid order
+    ack = np.round(rng.lognormal(5, 1, size=n))
+    res = np.round(rng.lognormal(8, 1, size=n), 1)
+    cols = {"idx": idx, "sev": rng.integers(0, 3, size=n),
+            "ack_s": np.ma.masked_array(ack, mask=rng.random(n) < 0.3),
+            "res_s": np.ma.masked_array(res, mask=rng.random(n) < 0.1),
+            "judged": rng.random(n) < 0.8, **{k: rng.random(n) < 0.2 for k in RATE_SIGNALS}}
+    data = Alerts(cols, sevs=["high", "low", "medium"])
+    codes, alerts = _random_pairs(rng, n, groups)
+    sub = data.subset(np.flatnonzero(rng.random(n) < 0.5))  # the team's severity medians, fewer alerts
+    sub_codes, sub_alerts = _random_pairs(rng, sub.n, 4)
+    for d, c, a, k in ((data, codes, alerts, groups), (sub, sub_codes, sub_alerts, 4)):
+        got = group_signals(d, c, a, k)
+        ref = _reference_signals(d, c, a, k)
+        for signals, expected in zip(got, ref, strict=True):
+            for s, e in zip(signals, expected, strict=True):
+                if s.name in DELAY_SIGNALS:
+                    assert (s.name, s.n, s.value, s.baseline, s.effect, s.median_s, s.baseline_median_s) == e
+                elif s.p is None:
+                    assert (s.name, s.n, s.value, s.baseline, s.count) == e
+                else:
+                    assert (s.name, s.n, s.value, s.baseline, s.p, s.count) == e
 
 
 def test_renders_real_result(kb):

@@ -290,10 +290,12 @@ def _tactic_pairs(tactics: list[str], t_keys: list[Any], tech_codes: np.ndarray,
     pair = np.repeat(np.arange(len(tech_codes)), per_pair)
     offset = np.arange(len(pair)) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
     codes = flat[starts[tech_codes[pair]] + offset] if len(pair) else np.zeros(0, dtype=np.int64)
-    keys = np.sort(codes * max(n, 1) + alert_of[pair])
+    size = max(n, 1)
+    dtype = np.int32 if len(tactics) * size < 2**31 else np.int64  # a narrower sort is about twice as fast
+    keys = np.sort(codes.astype(dtype) * dtype(size) + alert_of[pair].astype(dtype))
     # distinct by sort: numpy 2.4's hash-based np.unique is about 60x slower on a few million integers
     keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
-    return keys // max(n, 1), keys % max(n, 1)
+    return (keys // size).astype(np.int64), (keys % size).astype(np.int64)
 
 
 def _per_analyst(data: Alerts, t_keys: list[Any], tech_codes: np.ndarray, alert_of: np.ndarray,

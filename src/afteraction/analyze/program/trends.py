@@ -182,32 +182,31 @@ def _series(store: Store, kb: KnowledgeBase, period: Period, starts: list[dateti
     rows = run_rows(store, "trends-by-bucket", q.by_bucket, _me())
     index = {_key(s): i for i, s in enumerate(starts)}
     totals = [[0, 0] for _ in starts]
-    cells: dict[tuple[str, str], list[list[int]]] = {}
+    found: dict[tuple[str, str], list[tuple[int, int, int]]] = {}  # (dimension, value) -> (bucket, alerts, incidents)
     for r in rows:
         i = index.get(_key(r["b"]))
         if i is None:
             continue
         if r["dimension"] == "":
-            target = totals[i]
+            totals[i] = [int(r["alerts"]), int(r["incidents"])]
         else:
-            key = (r["dimension"], r["value"])
-            if key not in cells:
-                cells[key] = [[0, 0] for _ in starts]
-            target = cells[key][i]
-        target[0], target[1] = int(r["alerts"]), int(r["incidents"])
+            found.setdefault((r["dimension"], r["value"]), []).append((i, int(r["alerts"]), int(r["incidents"])))
     overall = {(r["dimension"], r["value"]): (int(r["alerts"]), int(r["incidents"])) for r in totals_rows}
-    top = sorted((k for k in cells if k[0] == "technique"), key=lambda k: (-overall.get(k, (0, 0))[0], k[1]))
+    top = sorted((k for k in found if k[0] == "technique"), key=lambda k: (-overall.get(k, (0, 0))[0], k[1]))
     keep = {k[1] for k in top[:TOP_TECHNIQUES]} | flagged
     tactic_names = {t.shortname: t.name for t in kb.tactics}
     out: list[Series] = []
     for dim in DIMENSIONS:
-        keys = [k for k in cells if k[0] == dim and (dim != "technique" or k[1] in keep)]
+        keys = [k for k in found if k[0] == dim and (dim != "technique" or k[1] in keep)]
         keys.sort(key=lambda k: (-overall.get(k, (0, 0))[0], k[1]))
         for k in keys:
+            cells = [(0, 0)] * len(starts)
+            for i, alerts, incidents in found[k]:
+                cells[i] = (alerts, incidents)
             points = tuple(Point(bucket=s, alerts=c[0], incidents=c[1],
                                  alert_rate=c[0] / totals[i][0] if totals[i][0] else None,
                                  incident_rate=c[1] / totals[i][1] if totals[i][1] else None)
-                           for i, (s, c) in enumerate(zip(starts, cells[k], strict=True)))
+                           for i, (s, c) in enumerate(zip(starts, cells, strict=True)))
             a, n = overall.get(k, (0, 0))
             out.append(Series(dimension=dim, value=k[1], label=_label(kb, tactic_names, dim, k[1]), alerts=a,
                               incidents=n, points=points))

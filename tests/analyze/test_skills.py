@@ -196,13 +196,13 @@ def _reference_signals(data, codes, alerts, groups):
             norm, rs = data.norm[name], data.ranks[name]
             mine = alerts[(codes == g) & ~np.isnan(norm[alerts])]
             if len(mine) == 0:
-                row.append((name, 0, None, None, None, None, None))
+                row.append((name, 0, None, None, None, None, None, None))
                 continue
             others = np.setdiff1d(np.flatnonzero(~np.isnan(norm)), mine)
             value = float(np.median(norm[mine]))
             rest = float(np.median(norm[others])) if len(others) else None
             p = rs.greater(len(mine), float(rs.ranks[mine].sum()))
-            row.append((name, len(mine), value, rest, value / rest if rest else None,
+            row.append((name, len(mine), value, rest, value / rest if rest else None, p,
                         float(np.median(data.raw[name][mine])), float(np.median(data.base[name][mine]))))
             if p is not None:
                 ref = stats.mannwhitneyu(norm[mine], norm[others], alternative="greater", method="asymptotic")
@@ -241,7 +241,7 @@ def test_group_signals_match_per_group_reference(seed):
         for signals, expected in zip(got, ref, strict=True):
             for s, e in zip(signals, expected, strict=True):
                 if s.name in DELAY_SIGNALS:
-                    assert (s.name, s.n, s.value, s.baseline, s.effect, s.median_s, s.baseline_median_s) == e
+                    assert (s.name, s.n, s.value, s.baseline, s.effect, s.p, s.median_s, s.baseline_median_s) == e
                 elif s.p is None:
                     assert (s.name, s.n, s.value, s.baseline, s.count) == e
                 else:

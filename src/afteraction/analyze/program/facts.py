@@ -54,6 +54,7 @@ AUTOMATION_STATES = ("successfullyRemediated", "partiallyRemediated")
 #: technique statuses that count (``invalid`` ids are not techniques)
 COUNTED_STATUSES = ("active", "revoked", "unknown", "deprecated")
 _SEP = chr(31)
+_OWN_SEP = chr(30)
 
 
 @ibis.udf.scalar.builtin(name="epoch_us")
@@ -127,9 +128,11 @@ def period_alerts(con: Any) -> Any:
     period = con.table(PERIOD_TABLE)
     a = alerts.cross_join(period)
     a = a.filter((a.created >= a.since) & (a.created < a.until)).drop("since", "until")
-    a = a.mutate(ak=key_hash(a.source, a.id),
-                 ik=key_hash(a.source, a.incident_id.fill_null(ibis.literal("#").concat(a.id))),
-                 in_incident=a.incident_id.notnull())
+    # an alert without an incident is its own incident for counting, with a key of another form than any
+    # incident's (another separator), so no incident id can share it
+    own = a.source.concat(_OWN_SEP, a.id).hash()
+    a = a.mutate(ak=key_hash(a.source, a.id), in_incident=a.incident_id.notnull())
+    a = a.mutate(ik=ibis.ifelse(a.in_incident, key_hash(a.source, a.incident_id), own))
     by_alert = _comment_signals(con, "alert", "alert_key")
     by_incident = _comment_signals(con, "incident", "incident_key")
     a = a.left_join(by_alert, a.ak == by_alert.alert_key).drop("alert_key")

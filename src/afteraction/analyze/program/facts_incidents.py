@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 @ibis.udf.scalar.builtin(name="hash")
 def _pair_hash(category: dt.string, categories: dt.Array(dt.string)) -> dt.uint64:  # type: ignore[empty-body, valid-type]
-    """DuckDB's hash of an alert's (category, categories); NULLs hash alike."""
+    """DuckDB's hash of an alert's (category, categories). Pairs that hash alike must give the same signals:
+    a NULL and an empty ``categories`` hash alike, and both give no category signal."""
 
 
 def _flag(prefix: str, value: str) -> str:
@@ -147,7 +148,7 @@ def period_incidents(con: Any) -> Any:
 
 
 def incident_types(store: Store) -> dict[tuple[str, ...], str]:
-    """Create ``aa_program_incident_types`` (source, incident_id, incident_type) for :data:`INCIDENTS_TABLE`.
+    """Create ``aa_program_incident_types`` (source, incident_id, ik, incident_type) for :data:`INCIDENTS_TABLE`.
 
     The review's classifier (:func:`~afteraction.analyze.review.incident_type.infer_type`) runs once per
     distinct combination of the signals it weighs, in Python; the engine joins the answer back to every

@@ -15,7 +15,7 @@ from typing import Any
 
 import ibis
 
-from afteraction.analyze.program import facts
+from afteraction.analyze.program import facts, facts_incidents
 from afteraction.analyze.program.facts import ALERTS_TABLE, TECHNIQUES_TABLE, epoch_seconds
 from afteraction.analyze.program.facts import INCIDENTS_TABLE as FACTS_INCIDENTS_TABLE
 from afteraction.analyze.program.period import Bucket
@@ -147,7 +147,7 @@ ORDER BY alerts DESC, a.source_name, a.detector_id, title
 
 
 def _me() -> tuple[Any, ...]:
-    return (sys.modules[__name__], facts)
+    return (sys.modules[__name__], facts, facts_incidents)
 
 
 def set_params(store: Store, since: datetime, until: datetime, as_of: datetime, sla: SlaTargets) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 from scipy.stats import beta, false_discovery_control
 
-from afteraction.analyze.program import facts, trends_model
+from afteraction.analyze.program import facts, facts_incidents, trends_model
 from afteraction.analyze.program import trends_queries as q
 from afteraction.analyze.program.binomial import binom_two_sided
 from afteraction.analyze.program.facts import first_seen_rows, materialise
@@ -71,7 +71,7 @@ def _register(store: Store, kb: KnowledgeBase, recent_since: datetime) -> None:
 
 
 def _me() -> tuple[Any, ...]:
-    return (q, trends_model, facts)
+    return (q, trends_model, facts, facts_incidents)
 
 
 def _windows(period: Period, recent: timedelta | None) -> datetime:

@@ -15,6 +15,7 @@ from afteraction.analyze.program.facts import (
     PERIOD_TABLE,
     TECHNIQUES_TABLE,
     epoch_seconds,
+    utc_truncate,
 )
 from afteraction.analyze.program.facts import TYPES_TABLE as TYPES_TABLE
 from afteraction.analyze.program.facts import first_seen as first_seen
@@ -169,7 +170,7 @@ def response_by_bucket(bucket: str) -> Any:
 
     def build(con: Any) -> Any:
         t = incident_times(con)
-        return _response_aggregate(t.mutate(b=t.first_alert.truncate(unit)), ["b"]).order_by("b")
+        return _response_aggregate(t.mutate(b=utc_truncate(t.first_alert, unit)), ["b"]).order_by("b")
     return build
 
 

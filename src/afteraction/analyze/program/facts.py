@@ -5,13 +5,13 @@ resolved), severity, status, classification and determination, detector identity
 automation, comment-derived signals, its day, week and month, whether it is in an incident, and 64-bit
 hashes of its alert and incident keys (``ak``, ``ik``, :func:`key_hash`), which every join and distinct
 count of the analyses uses instead of the string keys. ``aa_program_techniques`` has one row per
-(technique, alert) of those alerts (``technique_id``, ``ak``). ``aa_program_incidents`` has one row per
-incident whose first alert came before the end of the period (backlog needs the old ones too): its key and
-``ik``, times (first activity, first alert, acknowledged, resolved), severity, status, classification, and
-a bitmask (``signals``) of the signals the incident-type classifier weighs; ``aa_program_incident_types``
-gives each its type, classified once per distinct combination of flags (both built in
-:mod:`~afteraction.analyze.program.facts_incidents`). Trends, skills and process read these tables, so
-the store's wide tables are scanned about once per period.
+(technique, alert) of those alerts (``technique_id``, ``ak``, and the alert's ``ik`` and ``created``).
+``aa_program_incidents`` has one row per incident whose first alert came before the end of the period
+(backlog needs the old ones too): its key and ``ik``, times (first activity, first alert, acknowledged,
+resolved), severity, status, classification, and a bitmask (``signals``) of the signals the incident-type
+classifier weighs; ``aa_program_incident_types`` gives each its type, classified once per distinct
+combination of flags (both built in :mod:`~afteraction.analyze.program.facts_incidents`). Trends, skills
+and process read these tables, so the store's wide tables are scanned about once per period.
 ``aa_program_first_seen`` holds the techniques first seen (in the whole store) in the period, for trends
 and skills. The expressions are Ibis (compiled once per code version, ``analyze.queries``); the period is
 a one-row table, so the compiled SQL does not depend on the dates.
@@ -162,10 +162,11 @@ def _counted(con: Any) -> Any:
 
 
 def period_techniques(con: Any) -> Any:
-    """The Ibis expression of :data:`TECHNIQUES_TABLE`: distinct (technique_id, ak) of the period's alerts."""
+    """The Ibis expression of :data:`TECHNIQUES_TABLE`: distinct (technique_id, ak) of the period's alerts, with
+    the alert's ``ik`` and ``created`` (so that counting techniques per incident or bucket needs no join)."""
     t = _counted(con)
     t = t.select("technique_id", ak=key_hash(t.source, t.alert_id))
-    return t.semi_join(con.table(ALERTS_TABLE), "ak").distinct()
+    return t.join(con.table(ALERTS_TABLE).select("ak", "ik", "created"), "ak").distinct()
 
 
 _FINGERPRINT = "SELECT count(*), max(last_updated), max(ingest_file_id) FROM alerts"
@@ -178,10 +179,8 @@ def first_seen(con: Any) -> Any:
     in the period. Only the alerts before the period are read from the store (none when the period starts
     with the store).
     """
-    alerts = con.table(ALERTS_TABLE).select("ak", "created")
     tech = con.table(TECHNIQUES_TABLE)
-    j = tech.join(alerts, "ak")
-    first = j.group_by("technique_id").aggregate(first_seen=j.created.min())
+    first = tech.group_by("technique_id").aggregate(first_seen=tech.created.min())
     earlier = con.table("alerts").cross_join(con.table(PERIOD_TABLE))
     earlier = earlier.filter(earlier.created < earlier.since)
     t = _counted(con)

@@ -24,6 +24,7 @@ PARAMS_TABLE = "aa_trends_params"
 DIMENSION_TABLE = "aa_trends_dimension_incidents"
 TACTICS_TABLE = "aa_trends_tactics"
 CLASSIFIED = ("truePositive", "falsePositive", "informationalExpectedActivity")
+_UNITS = {"day": "D", "week": "W", "month": "M"}
 
 
 def _alerts(con: Any) -> Any:
@@ -54,11 +55,11 @@ def dimension_incidents(bucket: str) -> Any:
         types = con.table(TYPES_TABLE)
         typed = total.left_join(types, (total.ik == types.ik) & total.in_incident)
         tech = con.table(TECHNIQUES_TABLE)
-        tagged = tech.join(a.select("ak", "b", "ik"), "ak")
+        # the same bucket as the alert's column (the same expression), without joining the alerts back
+        tagged = tech.mutate(b=utc_truncate(tech.created, _UNITS[bucket]).cast(a.b.type()))
         tactics = con.table(TACTICS_TABLE)
-        # tactics by small integer code, so the distinct (tactic, alert) pairs are integer pairs
-        tactic = tech.join(tactics, "technique_id").select("code", "ak").distinct()
-        tactic = tactic.join(a.select("ak", "b", "ik"), "ak")
+        # tactics by small integer code, so the distinct (tactic, alert) pairs are integer tuples
+        tactic = tagged.join(tactics, "technique_id").select("code", "ak", "b", "ik").distinct()
         names = tactics.select("code", "tactic").distinct()
 
         def counted(t: Any, name: str, value: Any) -> Any:
@@ -166,7 +167,7 @@ def _response_aggregate(t: Any, keys: list[Any]) -> Any:
 
 
 def response_by_bucket(bucket: str) -> Any:
-    unit = {"day": "D", "week": "W", "month": "M"}[bucket]
+    unit = _UNITS[bucket]
 
     def build(con: Any) -> Any:
         t = incident_times(con)

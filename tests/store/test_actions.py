@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import pytest
 from test_store import ingest, make_incident
 
 from afteraction.analyze.review.model import ActionItem
-from afteraction.attack import load_kb
 from afteraction.attack.kb import KnowledgeBase
 from afteraction.errors import StoreError, UsageError
 from afteraction.store import Store
@@ -37,18 +35,6 @@ from afteraction.store.schema import MIGRATIONS, SCHEMA_VERSION, USER_TABLES, cu
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 TODAY = date(2026, 3, 10)
 HOSTILE = "=cmd|' /C calc'!A0 | `x` \x1b[2J\u202eevil"
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return load_kb("bundled")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "s.duckdb") as s:
-        ingest(s, [make_incident("1"), make_incident("2")])
-        yield s
 
 
 def suggestions() -> list[ActionItem]:

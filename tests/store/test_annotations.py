@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +9,6 @@ import duckdb
 import pytest
 from test_store import ingest, make_incident
 
-from afteraction.attack import load_kb
 from afteraction.attack.kb import KnowledgeBase
 from afteraction.errors import StoreError, UsageError
 from afteraction.store import Store
@@ -18,18 +16,6 @@ from afteraction.store.annotations import Annotation, annotate, list_annotations
 from afteraction.store.schema import MIGRATIONS, SCHEMA_VERSION, current_version
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return load_kb("bundled")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "s.duckdb") as s:
-        ingest(s, [make_incident("1"), make_incident("2")])
-        yield s
 
 
 def test_annotate_list_and_remove(store: Store, kb: KnowledgeBase) -> None:

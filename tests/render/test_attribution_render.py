@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from html_checks import RAW_UNSAFE, assert_safe
+from markdown_checks import assert_tables_keep_columns, to_html
 from review_fixture import BAD_URLS, ESC, FORMULA, JS_URL, MD, PAYLOAD, RLO, SCRIPT
 
 from afteraction.analyze.attribution import attributor, from_lists
@@ -36,17 +37,10 @@ from afteraction.render.attribution import (
     render_clusters_markdown,
 )
 
-markdown_it = pytest.importorskip("markdown_it")
-
 T0 = datetime(2026, 3, 4, 9, 12, tzinfo=UTC)
 BIDI = "\u2066\u2067\u2069\u200f"
 FORMULA_CMD = "=cmd|' /C calc'!A0"
 HOSTILE = f"{PAYLOAD} {BIDI} {FORMULA_CMD} [click](javascript:alert(1)) <a href='javascript:x'>a</a>"
-
-
-def to_html(text: str) -> str:
-    """Render like a permissive Markdown viewer: raw HTML allowed, GFM tables and strikethrough."""
-    return markdown_it.MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"]).render(text)
 
 
 @pytest.fixture(scope="module")
@@ -126,16 +120,6 @@ def assert_markdown_inert(text: str) -> None:
     assert "<script" not in rendered
     assert "javascript:" not in re.sub(
         r">[^<]*<", "><", rendered)
-
-
-def assert_tables_keep_columns(text: str) -> None:
-    """Every row of every table has as many cells as its header, whatever the data."""
-    for block in re.split(r"\n\n+", text):
-        lines = [line for line in block.splitlines() if line.startswith("| ")]
-        if len(lines) < 2:
-            continue
-        cells = [len(re.findall(r"(?<!\\)\|", line)) for line in lines]
-        assert len(set(cells)) == 1, block
 
 
 # --------------------------------------------------------------------------------------------- real results

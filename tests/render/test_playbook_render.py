@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import msgspec
 import pytest
 from html_checks import RAW_UNSAFE, assert_safe
+from markdown_checks import assert_tables_keep_columns, to_html
 from review_fixture import BAD_URLS, ESC, JS_URL, PAYLOAD, RLO, SCRIPT
 
 from afteraction.attack import load_kb
@@ -15,8 +16,6 @@ from afteraction.attack.kb import KnowledgeBase
 from afteraction.playbooks.derive import plan_for_techniques, plan_for_type
 from afteraction.playbooks.model import PHASE_TITLES, PHASES, Condition, MitigationRef, Plan, Target, TechniqueRef
 from afteraction.render.playbook import render_runbook_html, render_runbook_markdown
-
-markdown_it = pytest.importorskip("markdown_it")
 
 DEVICE = "a" * 40
 OTHER_DEVICE = "b" * 40
@@ -66,11 +65,6 @@ def hostile_plan(plan: Plan) -> Plan:
         notes=(HOSTILE, HOSTILE), steps=steps, techniques=techs, mitigations=mits)
 
 
-def to_html(text: str) -> str:
-    """Render like a permissive Markdown viewer: raw HTML allowed, GFM tables."""
-    return markdown_it.MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"]).render(text)
-
-
 class Balance(HTMLParser):
     """Fails on an end tag that does not close the innermost open element (void elements excepted)."""
 
@@ -118,16 +112,6 @@ def assert_markdown_inert(text: str) -> None:
     assert "javascript:" not in re.sub(r">[^<]*<", "><", rendered)
     assert "injected heading</h2>" not in rendered
     assert rendered.count('<pre><code class="language-json">') == len(FENCED.findall(text))
-
-
-def assert_tables_keep_columns(text: str) -> None:
-    """Every row of every table has as many cells as its header, whatever the data."""
-    for block in re.split(r"\n\n+", text):
-        lines = [line for line in block.splitlines() if line.startswith("| ")]
-        if len(lines) < 2:
-            continue
-        cells = [len(re.findall(r"(?<!\\)\|", line)) for line in lines]
-        assert len(set(cells)) == 1, block
 
 
 # ------------------------------------------------------------------------------------------------ content

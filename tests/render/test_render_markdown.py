@@ -9,17 +9,13 @@ import pytest
 from html_checks import assert_safe
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from markdown_checks import to_html
 from review_fixture import ESC, RLO, big_timeline, minimal_review, sample_review
 
 from afteraction.render import fmt
 from afteraction.render.markdown import Md, escape, link, render_review_markdown
 
 markdown_it = pytest.importorskip("markdown_it")
-
-
-def to_html(text: str) -> str:
-    """Render like a permissive Markdown viewer: raw HTML allowed, GFM tables and strikethrough."""
-    return markdown_it.MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"]).render(text)
 
 
 @pytest.mark.parametrize("hostile", [False, True])
